@@ -1,0 +1,22 @@
+"""Entry point of the peer-support evidence dashboard (``streamlit run app.py``).
+
+Sets the page up, builds the shared sidebar (filters, estimator, Hartung-Knapp)
+from :class:`evidence.FilterSpec`, keeps the URL in step with it, runs the
+chosen page and logs one line per rerun with the page and the server time
+(logger ``peer_dashboard.perf``).
+"""
+
+import streamlit as st
+
+from pages import _shared
+
+timer = _shared.PerfTimer()
+st.set_page_config(page_title="Peer-support evidence", page_icon=":material/diversity_3:", layout="wide")
+
+page = st.navigation(_shared.app_pages(), position="top")
+_shared.mark_entry()
+_shared.render_sidebar()
+try:
+    page.run()
+finally:  # also when a page stops early (st.stop) or fails: every rerun logs one line
+    timer.done(page.title)

@@ -1,0 +1,437 @@
+"""The dashboard's filter: a frozen :class:`FilterSpec`, its SQL, its words and its URL form.
+
+A filter yields three things (the pattern of datasette's ``Filters``): a SQL
+``WHERE`` clause with ``?`` placeholders, the list of bound parameters, and a
+human description such as "12 trials where outcome = depression and follow-up
+0–6 months". Values never enter the SQL text: column expressions come from the
+whitelist :data:`COLUMNS` and every value is a bound parameter.
+
+The URL codec is lossless for every spec whose values are valid: field names
+are the query keys, list values are comma-separated. Decoding never raises;
+unknown keys, unknown values and malformed numbers are dropped and reported as
+notices.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Iterable, Mapping
+
+__all__ = [
+    "FilterSpec",
+    "CATEGORICAL_FIELDS",
+    "FILTER_ORDER",
+    "COLUMNS",
+    "RESERVED_QUERY_KEYS",
+    "DATASET_NAME_PATTERN",
+    "STUDY_ID_PATTERN",
+    "vocabulary",
+    "where_clause",
+    "describe",
+]
+
+#: Fields holding a tuple of allowed values from the controlled lists (vocab.csv field = same name).
+CATEGORICAL_FIELDS: tuple[str, ...] = (
+    "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
+    "org_support", "peer_deliverer", "comparator", "risk_of_bias",
+)
+
+#: Order in which filters are applied when looking for the one that emptied the set.
+FILTER_ORDER: tuple[str, ...] = (
+    "outcome", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
+    "org_support", "peer_deliverer", "comparator", "risk_of_bias", "timepoint_months",
+    "year", "exclude_studies", "include_flagged",
+)
+
+#: Whitelisted SQL expression for each filter (aliases: ``s`` = studies, ``e`` = effects).
+#: Risk of bias is judged per result where the source gives it, else per trial.
+COLUMNS: dict[str, str] = {
+    "outcome": "e.outcome",
+    "population": "s.population",
+    "setting": "s.setting",
+    "ps_format": "s.ps_format",
+    "ps_mode": "s.ps_mode",
+    "ps_role": "s.ps_role",
+    "peer_paid": "s.peer_paid",
+    "org_support": "s.org_support",
+    "peer_deliverer": "s.peer_deliverer",
+    "comparator": "e.comparator",
+    "risk_of_bias": "COALESCE(e.risk_of_bias, s.risk_of_bias)",
+    "timepoint_months": "e.timepoint_months",
+    "year": "s.year",
+    "exclude_studies": "s.study_id",
+}
+
+#: Query keys the app uses beside the filter (never reported as unknown).
+RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "level", "page", "moderator"})
+
+#: Imported dataset names: lower-case letters, digits, ``_`` and ``-``; 1–40 characters.
+DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: Study identifiers (``FirstAuthorYear`` plus suffixes).
+STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+_LABELS = {
+    "outcome": "outcome", "population": "population", "setting": "setting",
+    "ps_format": "format", "ps_mode": "mode", "ps_role": "role", "peer_paid": "peers paid",
+    "org_support": "organisational support", "peer_deliverer": "deliverer",
+    "comparator": "comparator", "risk_of_bias": "risk of bias",
+}
+
+
+def vocabulary(data_dir: str | Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Allowed values per categorical field, from the controlled lists (``data/vocab.csv``).
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Folder holding ``vocab.csv``; defaults to the shipped ``data/``.
+
+    Returns
+    -------
+    dict
+        ``field -> tuple of values`` in display order; empty when vocab.csv is missing.
+    """
+    from .vocab import load_vocab  # the one reader of vocab.csv (cached until the file changes)
+
+    try:
+        v = load_vocab(data_dir)
+    except FileNotFoundError:
+        return {}
+    return {f: v.values(f) for f in v.fields()}
+
+
+def _clean(text: str) -> str:
+    # Lone surrogates (undecodable bytes smuggled into a str) cannot be bound as UTF-8; they can
+    # never match a stored value either, so they become U+FFFD.
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
+def _as_tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (_clean(value),) if value else ()
+    return tuple(_clean(str(v)) for v in value)
+
+
+def _as_range(value: object, kind: type) -> tuple | None:
+    if value is None:
+        return None
+    lo, hi = value  # type: ignore[misc]
+    return (kind(lo), kind(hi))
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Every dashboard filter, as one hashable value.
+
+    Attributes
+    ----------
+    outcome : str or None
+        One outcome from the controlled list ``outcome``; effects are computed per outcome.
+    population, setting, ps_format, ps_mode, ps_role, peer_paid, org_support, peer_deliverer, comparator, risk_of_bias : tuple of str
+        Allowed values (an empty tuple means no restriction). A trial whose value is
+        not reported is kept only when the tuple is empty.
+    timepoint_months : (float, float) or None
+        Inclusive follow-up window in months; rows without a follow-up time are
+        left out when a window is set.
+    year : (int, int) or None
+        Inclusive range of publication years.
+    exclude_studies : tuple of str
+        Study ids to leave out (e.g. from leave-one-out exploration).
+    dataset : str
+        ``"shipped"``, the name of an imported dataset, or ``"all"`` (shipped plus every import).
+    include_flagged : bool
+        When false, leave out trials with any flag and rows whose numbers were derived.
+    """
+
+    outcome: str | None = None
+    population: tuple[str, ...] = ()
+    setting: tuple[str, ...] = ()
+    ps_format: tuple[str, ...] = ()
+    ps_mode: tuple[str, ...] = ()
+    ps_role: tuple[str, ...] = ()
+    peer_paid: tuple[str, ...] = ()
+    org_support: tuple[str, ...] = ()
+    peer_deliverer: tuple[str, ...] = ()
+    comparator: tuple[str, ...] = ()
+    risk_of_bias: tuple[str, ...] = ()
+    exclude_studies: tuple[str, ...] = ()
+    timepoint_months: tuple[float, float] | None = None
+    year: tuple[int, int] | None = None
+    dataset: str = "shipped"
+    include_flagged: bool = True
+
+    def __post_init__(self) -> None:
+        # Accept lists/strings from callers; store canonical, hashable tuples.
+        for name in CATEGORICAL_FIELDS + ("exclude_studies",):
+            object.__setattr__(self, name, _as_tuple(getattr(self, name)))
+        object.__setattr__(self, "timepoint_months", _as_range(self.timepoint_months, float))
+        object.__setattr__(self, "year", _as_range(self.year, int))
+        object.__setattr__(self, "include_flagged", bool(self.include_flagged))
+        if self.outcome == "":
+            object.__setattr__(self, "outcome", None)
+        elif self.outcome is not None:
+            object.__setattr__(self, "outcome", _clean(str(self.outcome)))
+        object.__setattr__(self, "dataset", _clean(str(self.dataset)))
+
+    # -- SQL and words ---------------------------------------------------
+    def where(self, *, skip: Iterable[str] = ()) -> tuple[str, list]:
+        """SQL ``WHERE`` body and bound parameters (see :func:`where_clause`)."""
+        return where_clause(self, skip=skip)
+
+    def describe(self, n: int | None = None, unit: str = "trials") -> str:
+        """Human description (see :func:`describe`)."""
+        return describe(self, n, unit)
+
+    def without(self, name: str) -> "FilterSpec":
+        """The same spec with one filter reset to its default (no restriction)."""
+        default = {f.name: f.default for f in fields(self)}[name]
+        return replace(self, **{name: default})
+
+    def active_filters(self) -> tuple[str, ...]:
+        """Names of the filters that restrict the set, in :data:`FILTER_ORDER`."""
+        out = []
+        for name in FILTER_ORDER:
+            value = getattr(self, name)
+            if name == "include_flagged":
+                if not value:
+                    out.append(name)
+            elif value not in (None, ()):
+                out.append(name)
+        return tuple(out)
+
+    # -- URL codec -------------------------------------------------------
+    def to_query_params(self) -> dict[str, str]:
+        """URL query parameters: field names as keys, comma-separated values; defaults omitted."""
+        out: dict[str, str] = {}
+        if self.outcome is not None:
+            out["outcome"] = _escape(self.outcome)
+        for name in CATEGORICAL_FIELDS + ("exclude_studies",):
+            values = getattr(self, name)
+            if values:
+                out[name] = ",".join(_escape(v) for v in values)
+        if self.timepoint_months is not None:
+            out["timepoint_months"] = ",".join(_fmt_number(v) for v in self.timepoint_months)
+        if self.year is not None:
+            out["year"] = ",".join(str(v) for v in self.year)
+        if self.dataset != "shipped":
+            out["dataset"] = self.dataset
+        if not self.include_flagged:
+            out["include_flagged"] = "0"
+        return out
+
+    @classmethod
+    def from_query_params(cls, params: Mapping[str, object],
+                          vocab: Mapping[str, Iterable[str]] | None = None
+                          ) -> tuple["FilterSpec", list[str]]:
+        """Rebuild a spec from URL query parameters; never raises.
+
+        Parameters
+        ----------
+        params : mapping
+            Query keys to a string (or a list of strings, as some frameworks give repeated keys).
+        vocab : mapping, optional
+            Allowed values per field; defaults to :func:`vocabulary`.
+
+        Returns
+        -------
+        spec : FilterSpec
+        notices : list of str
+            One plain sentence per ignored key or value.
+        """
+        allowed = {k: tuple(v) for k, v in (vocab if vocab is not None else vocabulary()).items()}
+        notices: list[str] = []
+        kwargs: dict[str, object] = {}
+        for key, raw in params.items():
+            key = str(key)
+            if isinstance(raw, (list, tuple)):
+                raw = ",".join(str(r) for r in raw)
+            text = "" if raw is None else str(raw)
+            if key in RESERVED_QUERY_KEYS:
+                continue
+            if key == "outcome":
+                value = _unescape_all(text)
+                if not value:
+                    continue
+                valid = allowed.get("outcome", ())
+                if value[0] in valid and len(value) == 1:
+                    kwargs["outcome"] = value[0]
+                else:
+                    notices.append(f"Ignored outcome {_short(text)}: not one of {list(valid)}")
+            elif key in CATEGORICAL_FIELDS:
+                valid = allowed.get(key, ())
+                kept = []
+                for value in _unescape_all(text):
+                    if value in valid and value not in kept:
+                        kept.append(value)
+                    elif value not in valid:
+                        notices.append(f"Ignored {_LABELS[key]} value {_short(value)}: "
+                                       f"not one of {list(valid)}")
+                kwargs[key] = tuple(kept)
+            elif key == "exclude_studies":
+                kept = []
+                for value in _unescape_all(text):
+                    if STUDY_ID_PATTERN.match(value):
+                        if value not in kept:
+                            kept.append(value)
+                    else:
+                        notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
+                                       "not a study identifier")
+                kwargs[key] = tuple(kept)
+            elif key in ("timepoint_months", "year"):
+                rng = _parse_range(text, float if key == "timepoint_months" else int)
+                if rng is None:
+                    notices.append(f"Ignored {key} {_short(text)}: expected two numbers 'low,high' "
+                                   "with low ≤ high")
+                else:
+                    kwargs[key] = rng
+            elif key == "dataset":
+                if text in ("shipped", "all") or DATASET_NAME_PATTERN.match(text):
+                    kwargs["dataset"] = text
+                else:
+                    notices.append(f"Ignored dataset {_short(text)}: not a dataset name")
+            elif key == "include_flagged":
+                if text.lower() in ("0", "false", "no"):
+                    kwargs["include_flagged"] = False
+                elif text.lower() in ("1", "true", "yes"):
+                    kwargs["include_flagged"] = True
+                else:
+                    notices.append(f"Ignored include_flagged {_short(text)}: must be 0 or 1")
+            else:
+                notices.append(f"Ignored unknown parameter {_short(key)}")
+        return cls(**kwargs), notices  # type: ignore[arg-type]
+
+
+# -- helpers -------------------------------------------------------------
+def _escape(value: str) -> str:
+    # Commas separate values; a literal comma or backslash inside a value is escaped.
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def _unescape_all(text: str) -> list[str]:
+    out, cur, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if ch == ",":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return [v for v in out if v != ""]
+
+
+def _fmt_number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _parse_range(text: str, kind: type) -> tuple | None:
+    parts = text.split(",")
+    if len(parts) != 2 or len(text) > 64:
+        return None
+    try:
+        lo, hi = (kind(float(p)) if kind is int and float(p).is_integer() else kind(p) for p in parts)
+    except (ValueError, OverflowError):
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo < 0:
+        return None
+    return (lo, hi)
+
+
+def _short(value: str, limit: int = 40) -> str:
+    value = str(value)
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def where_clause(spec: FilterSpec, *, skip: Iterable[str] = ()) -> tuple[str, list]:
+    """Turn a spec into a SQL ``WHERE`` body with ``?`` placeholders and its parameters.
+
+    Parameters
+    ----------
+    spec : FilterSpec
+    skip : iterable of str
+        Filters to leave out (used for "how many trials each choice would leave").
+
+    Returns
+    -------
+    sql : str
+        Conditions joined by ``AND`` over aliases ``s`` (studies) and ``e`` (effects);
+        ``"TRUE"`` when nothing restricts. Only whitelisted column expressions appear.
+    params : list
+        Values for the placeholders, in order.
+    """
+    skip = set(skip)
+    parts: list[str] = []
+    params: list = []
+    if spec.outcome is not None and "outcome" not in skip:
+        parts.append(f"{COLUMNS['outcome']} = ?")
+        params.append(spec.outcome)
+    for name in CATEGORICAL_FIELDS:
+        values = getattr(spec, name)
+        if values and name not in skip:
+            parts.append(f"{COLUMNS[name]} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if spec.exclude_studies and "exclude_studies" not in skip:
+        parts.append(f"{COLUMNS['exclude_studies']} NOT IN "
+                     f"({', '.join('?' * len(spec.exclude_studies))})")
+        params.extend(spec.exclude_studies)
+    if spec.timepoint_months is not None and "timepoint_months" not in skip:
+        parts.append(f"{COLUMNS['timepoint_months']} BETWEEN ? AND ?")
+        params.extend(spec.timepoint_months)
+    if spec.year is not None and "year" not in skip:
+        parts.append(f"{COLUMNS['year']} BETWEEN ? AND ?")
+        params.extend(spec.year)
+    if not spec.include_flagged and "include_flagged" not in skip:
+        parts.append("COALESCE(s.flags, '') = '' AND NOT COALESCE(e.derived, FALSE)")
+    return (" AND ".join(parts) if parts else "TRUE"), params
+
+
+def _join_values(values: tuple[str, ...]) -> str:
+    if len(values) == 1:
+        return f"= {values[0]}"
+    return "in (" + ", ".join(values) + ")"
+
+
+def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> str:
+    """A human description of the filter, e.g. "12 trials where outcome = depression and follow-up 0–6 months".
+
+    Parameters
+    ----------
+    spec : FilterSpec
+    n : int, optional
+        Number of trials to lead with; omitted when None.
+    unit : str
+        Noun for the count.
+    """
+    bits: list[str] = []
+    if spec.outcome is not None:
+        bits.append(f"outcome = {spec.outcome}")
+    for name in CATEGORICAL_FIELDS:
+        values = getattr(spec, name)
+        if values:
+            bits.append(f"{_LABELS[name]} {_join_values(values)}")
+    if spec.timepoint_months is not None:
+        lo, hi = spec.timepoint_months
+        bits.append(f"follow-up ≤ {_fmt_number(hi)} months" if lo == 0
+                    else f"follow-up {_fmt_number(lo)}–{_fmt_number(hi)} months")
+    if spec.year is not None:
+        bits.append(f"published {spec.year[0]}–{spec.year[1]}")
+    if spec.exclude_studies:
+        bits.append("excluding " + ", ".join(spec.exclude_studies))
+    if not spec.include_flagged:
+        bits.append("flagged trials and derived numbers left out")
+    if spec.dataset != "shipped":
+        bits.append("all datasets" if spec.dataset == "all" else f"dataset = {spec.dataset}")
+    head = f"{n} {unit if n != 1 else unit.rstrip('s')}" if n is not None else unit.capitalize()
+    return head + (" where " + " and ".join(bits) if bits else " (no filters)")

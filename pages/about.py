@@ -1,0 +1,64 @@
+"""About: dataset version, sources, methods in brief, link parameters, and how to cite."""
+
+from datetime import date
+
+import streamlit as st
+
+import stats
+from evidence import db
+from evidence import text as words
+from pages import _shared as ui
+
+ui.current_view()  # makes sure the run went through app.py (page config, sidebar)
+st.title("About this dashboard")
+ui.show_url_notices()
+meta = ui.store_metadata()
+version = ui.dataset_version()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Dataset version", version)
+c2.metric("Trials", meta.get("n_studies", "not available"))
+c3.metric("Effect rows", meta.get("n_effects", "not available"))
+c4.metric("Sources", meta.get("n_sources", "not available"))
+st.caption(f"Store built {meta.get('built_at', 'at an unknown time')} from the CSV files in data/ "
+           f"(content hash {meta.get('content_hash', 'not available')[:12]}).")
+
+st.header("How to cite")
+st.markdown(
+    "Cite the dataset version and the exact view: every filter, the estimator and the Hartung-Knapp choice "
+    "live in the page's link, so copying the address bar restores what you saw.")
+params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
+st.code(f"Peer-support evidence dashboard, dataset version {version}. Accessed {date.today().isoformat()}.\n"
+        f"View: ?{params}", language=None)
+
+st.header("Sources")
+st.markdown("Every number was copied from a trial report or a systematic review, with the page location and a "
+            "verbatim quote; hover a study in a forest plot to see them. The reviews the numbers were read from:")
+try:
+    reviews = db.table("reviews", ui.connection())
+except Exception as exc:  # an older store without the table
+    ui.render_error(exc)
+else:
+    st.dataframe(reviews, hide_index=True, width="stretch")
+    ui.download_table(reviews, "reviews", "reviews", "Reviews (CSV)")
+sources = db.table("sources", ui.connection())
+ui.download_table(sources, "sources", "sources", f"All {len(sources)} source locations and quotes (CSV)")
+
+st.header("Methods in brief")
+st.markdown(
+    f"- Estimators of τ²: {', '.join(ui.METHOD_LABELS[m] for m in stats.METHODS)}; default REML. "
+    "Optional Hartung-Knapp adjustment (t-based intervals).\n"
+    "- Standardised mean differences are Hedges' g, oriented so positive values favour peer support. "
+    "Binary outcomes are pooled as risk or odds ratios on the log scale.\n"
+    "- Statistics are checked against R's metafor package.")
+st.markdown(words.I2_DEFINITION)
+st.markdown(words.TAU2_DEFINITION)
+st.markdown(words.PI_DEFINITION)
+
+st.header("Link parameters")
+st.markdown(
+    "Query parameters are the filter's field names with comma-separated values: `outcome`, `population`, "
+    "`setting`, `ps_format`, `ps_mode`, `ps_role`, `peer_paid`, `org_support`, `peer_deliverer`, `comparator`, "
+    "`risk_of_bias`, `exclude_studies`, `timepoint_months` (low,high), `year` (low,high), `dataset`, "
+    "`include_flagged` (0/1); plus `method` (one of " + ", ".join(stats.METHODS) + "), `hk` (0/1) and "
+    "`version` (the dataset version the link was made with). Unknown values are ignored with a notice.")

@@ -1,0 +1,544 @@
+"""Estimators of the between-study variance tau^2 (random-effects model).
+
+Each estimator is one small function with metafor ``rma()`` definitions
+(Viechtbauer 2005, J. Educ. Behav. Stat. 30:261-293; Veroniki et al. 2016,
+Res. Synth. Methods 7:55-79). They work on a :class:`Batch`: the same ``k``
+studies and ``m`` subsets of them (all studies, each leave-one-out subset,
+each cumulative prefix, each subgroup), so that sensitivity analyses are
+vectorised. Every estimator returns an array of ``m`` estimates, floored at 0,
+and assumes each subset has at least two studies.
+
+Notation: ``w_i = 1 / (v_i + tau2)``, ``mu = sum(w y) / sum(w)``, residuals
+``r_i = y_i - mu`` and the generalised Q statistic
+``Q(tau2) = sum w_i r_i^2 = y'P y`` with ``P = W - W 1 1' W / sum(w)``.
+``Q`` is decreasing in ``tau2`` (``Q' = -y'PPy``), so ``Q(tau2) = target``
+has at most one root; that solves the Paule-Mandel and Q-profile equations.
+
+Implementation note: all weighted sums a fit needs are power sums
+``sum_i w_i^p y_i^q`` (p = 1..3, q = 0..2), obtained with one matrix product
+per power ``p``; effects are centred first so that the expansions of ``Q`` and
+the score lose no accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ._validation import check_effects, check_method
+
+__all__ = [
+    "Batch",
+    "tau2_fe",
+    "tau2_dl",
+    "tau2_he",
+    "tau2_sj",
+    "tau2_pm",
+    "tau2_ml",
+    "tau2_reml",
+    "solve_q",
+    "estimate_tau2",
+    "ESTIMATORS",
+]
+
+#: Convergence of the iterative estimators: stop when a step changes tau^2 by
+#: less than ``REL_TOL * tau2 + ABS_TOL`` (metafor's tests of agreement were
+#: generated with threshold = tol = 1e-12).
+REL_TOL = 1e-12
+ABS_TOL = 1e-15
+#: A Newton step smaller than this (relative) leaves an error of its square:
+#: quadratic convergence means the iteration can stop there.
+NEWTON_STOP = 1e-7
+MAX_NEWTON = 200
+MAX_FISHER = 10000
+
+
+class Batch:
+    """``m`` subsets of one set of ``k`` studies.
+
+    Parameters
+    ----------
+    yi, vi : numpy.ndarray, shape (k,)
+        Effects and positive sampling variances.
+    mask : numpy.ndarray, shape (m, k), optional
+        1.0 where a study belongs to a subset, else 0.0. ``None`` (with
+        ``drop=None``) means one subset holding every study.
+    drop : numpy.ndarray of int, shape (m,), optional
+        Leave-one-out subsets: row ``r`` holds every study except
+        ``drop[r]``. Cheaper than the equivalent mask.
+    """
+
+    def __init__(self, yi: np.ndarray, vi: np.ndarray, mask: np.ndarray | None = None,
+                 drop: np.ndarray | None = None, _center: float | None = None):
+        self.yi, self.vi, self.mask, self.drop = yi, vi, mask, drop
+        if _center is None:
+            w = 1.0 / vi
+            # Centring at the common-effect mean keeps the power-sum expansions accurate.
+            _center = float(yi[0]) if np.ptp(yi) == 0 else float(w @ yi / w.sum())
+        self.center = _center
+        yc = yi - _center
+        self.y3 = np.column_stack([np.ones_like(yc), yc, yc * yc])
+        if mask is not None:
+            self.m = mask.shape[0]
+            self.k = mask.sum(axis=1)
+        elif drop is not None:
+            self.m = drop.size
+            self.k = np.full(self.m, yi.size - 1.0)
+        else:
+            self.m = 1
+            self.k = np.array([float(yi.size)])
+
+    def subset(self, rows: np.ndarray) -> "Batch":
+        """The batch restricted to some of its subsets."""
+        mask = None if self.mask is None else self.mask[rows]
+        drop = None if self.drop is None else self.drop[rows]
+        if mask is None and drop is None and rows.size != 1:
+            raise ValueError("a single-subset batch has only row 0")
+        return Batch(self.yi, self.vi, mask, drop, _center=self.center)
+
+    def weights(self, tau2: np.ndarray) -> np.ndarray:
+        """``w`` of shape (m, k), 0 for studies outside a subset."""
+        w = self.vi[None, :] + tau2[:, None]
+        np.reciprocal(w, out=w)
+        if self.mask is not None:
+            w *= self.mask
+        return w
+
+    def power_sums(self, tau2: np.ndarray, order: int) -> list[np.ndarray]:
+        """``[S_1, ..., S_order]``; ``S_p[:, q] = sum_i w_i^p y_i^q`` (y centred)."""
+        if self.m > 1 and np.all(tau2 == tau2[0]):
+            return self._power_sums_common(float(tau2[0]), order)
+        w = self.weights(tau2)
+        out = [w @ self.y3]
+        wp = w
+        for _ in range(order - 1):
+            wp = wp * w
+            out.append(wp @ self.y3)
+        if self.drop is not None:
+            # Leave-one-out: remove each row's own study from the full sums.
+            own = 1.0 / (self.vi[self.drop] + tau2)
+            own_y3 = self.y3[self.drop]
+            for p, s in enumerate(out, start=1):
+                s -= (own**p)[:, None] * own_y3
+        return out
+
+    def _power_sums_common(self, tau2: float, order: int) -> list[np.ndarray]:
+        """power_sums when every subset has the same tau2: O(k) weights instead of O(m k)."""
+        w = 1.0 / (self.vi + tau2)
+        out = []
+        wp = np.ones_like(w)
+        for _ in range(order):
+            wp = wp * w
+            wy3 = wp[:, None] * self.y3
+            if self.mask is not None:
+                out.append(self.mask @ wy3)
+            elif self.drop is not None:
+                out.append(wy3.sum(axis=0)[None, :] - wy3[self.drop])
+            else:
+                out.append(wy3.sum(axis=0)[None, :])
+        return out
+
+    def unweighted_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(sum y^q for q = 0..2, sum v)`` per subset, ignoring weights."""
+        if self.mask is not None:
+            return self.mask @ self.y3, self.mask @ self.vi
+        s, sv = self.y3.sum(axis=0), self.vi.sum()
+        if self.drop is not None:
+            return s[None, :] - self.y3[self.drop], sv - self.vi[self.drop]
+        return s[None, :], np.array([sv])
+
+    def log_det_sum(self, tau2: np.ndarray) -> np.ndarray:
+        """``sum_i log(v_i + tau2)`` over each subset."""
+        logs = np.log(self.vi[None, :] + tau2[:, None])
+        if self.mask is not None:
+            return (logs * self.mask).sum(axis=1)
+        total = logs.sum(axis=1)
+        if self.drop is not None:
+            total -= np.log(self.vi[self.drop] + tau2)
+        return total
+
+
+def _mean_and_q(s1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean (centred scale) and ``Q = sum w (y - mu)^2`` from ``S_1``."""
+    mu = s1[:, 1] / s1[:, 0]
+    return mu, np.maximum(s1[:, 2] - mu * s1[:, 1], 0.0)
+
+
+def _moment(s: np.ndarray, mu: np.ndarray, q: int) -> np.ndarray:
+    """``sum w^p (y - mu)^q`` for q in {1, 2} from the power sums ``S_p``."""
+    if q == 1:
+        return s[:, 1] - mu * s[:, 0]
+    return s[:, 2] - 2.0 * mu * s[:, 1] + mu * mu * s[:, 0]
+
+
+def q_statistic(batch: Batch, tau2: np.ndarray) -> np.ndarray:
+    """Generalised Q at ``tau2`` for every subset."""
+    return _mean_and_q(batch.power_sums(tau2, 1)[0])[1]
+
+
+def _converged(change: np.ndarray, tau2: np.ndarray, newton=False) -> np.ndarray:
+    """Converged when a step is negligible (or, for Newton steps, when its square is)."""
+    strict = np.abs(change) <= REL_TOL * np.abs(tau2) + ABS_TOL
+    if newton is False:
+        return strict
+    return strict | (newton & (np.abs(change) <= NEWTON_STOP * np.abs(tau2)))
+
+
+def tau2_fe(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Fixed-effect (common-effect) model: tau^2 is 0 by assumption."""
+    return np.zeros(batch.m)
+
+
+def tau2_dl(batch: Batch, tau2_init=None) -> np.ndarray:
+    """DerSimonian-Laird moment estimator.
+
+    ``tau2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w))`` with
+    ``w = 1/v`` and ``Q`` the fixed-effect heterogeneity statistic
+    (DerSimonian & Laird 1986, Control. Clin. Trials 7:177-188).
+    """
+    s1, s2 = batch.power_sums(np.zeros(batch.m), 2)
+    _, q = _mean_and_q(s1)
+    c = s1[:, 0] - s2[:, 0] / s1[:, 0]
+    return np.maximum(0.0, (q - (batch.k - 1.0)) / c)
+
+
+def _plain_variance_parts(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Number of studies, unweighted sum of squares about the plain mean, sum of v."""
+    s, sv = batch.unweighted_sums()
+    n = s[:, 0]
+    rss = np.maximum(s[:, 2] - s[:, 1] ** 2 / n, 0.0)
+    return n, rss, sv
+
+
+def tau2_he(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Hedges (Hedges-Olkin) unweighted moment estimator.
+
+    ``tau2 = max(0, (RSS - (sum v - sum v / k)) / (k - 1))`` where ``RSS`` is
+    the unweighted sum of squares about the plain mean (Hedges & Olkin 1985;
+    metafor ``method="HE"``).
+    """
+    n, rss, sv = _plain_variance_parts(batch)
+    return np.maximum(0.0, (rss - (sv - sv / n)) / (n - 1.0))
+
+
+def tau2_sj(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Sidik-Jonkman two-step estimator.
+
+    Start from ``tau0 = sum (y - ybar)^2 / k`` (the plain variance with
+    divisor k), then ``tau2 = tau0 * Q(tau0) / (k - 1)`` (Sidik & Jonkman
+    2005, J. Biopharm. Stat. 15:823-838; metafor ``method="SJ"``). Zero only
+    when all effects are equal.
+    """
+    n, rss, _ = _plain_variance_parts(batch)
+    tau0 = rss / n
+    return tau0 * q_statistic(batch, tau0) / (n - 1.0)
+
+
+def solve_q(batch: Batch, target, q0=None, tau2_init=None) -> np.ndarray:
+    """Smallest ``tau2 >= 0`` with ``Q(tau2) = target`` (0 when ``Q(0) <= target``).
+
+    Parameters
+    ----------
+    batch : Batch
+        The subsets.
+    target : array_like, shape (m,)
+        Right-hand side per subset.
+    q0 : numpy.ndarray, optional
+        ``Q(0)`` per subset, if already known.
+    tau2_init : numpy.ndarray, optional
+        Warm start; any non-negative value works.
+
+    Notes
+    -----
+    ``Q`` is decreasing in tau2, so the root is unique. Newton's method is
+    applied to ``1/Q(tau2) = 1/target``, which is close to linear in tau2
+    (``Q ~ c / (v + tau2)``) and so converges in a few steps; the step is
+    ``Q (Q - target) / (target y'PPy)`` since ``Q' = -y'PPy``. A bracket of
+    points known to lie left and right of the root guards every step
+    (bisection when a step leaves it). Used by Paule-Mandel and by the
+    Q-profile confidence interval (Viechtbauer 2007, Stat. Med. 26:37-52).
+    """
+    m = batch.m
+    target = np.broadcast_to(np.asarray(target, dtype=float), (m,))
+    if q0 is None:
+        q0 = q_statistic(batch, np.zeros(m))
+    if m == 1:
+        init = None if tau2_init is None else float(np.asarray(tau2_init, dtype=float).reshape(-1)[0])
+        return np.array([scalar_solve(_single_q(batch), float(target[0]), float(np.asarray(q0).reshape(-1)[0]),
+                                      init)])
+    out = np.zeros(m)
+    active = np.flatnonzero(q0 > target)
+    if active.size == 0:
+        return out
+    t = np.zeros(active.size) if tau2_init is None else np.maximum(np.asarray(tau2_init, float)[active], 0.0)
+    lo = np.zeros(active.size)          # Q(lo) > target
+    hi = np.full(active.size, np.inf)   # Q(hi) < target
+    sub = batch if active.size == m else batch.subset(active)
+    goal = target[active]
+    for _ in range(MAX_NEWTON):
+        s1, s2 = sub.power_sums(t, 2)
+        mu, q = _mean_and_q(s1)
+        left = q > goal
+        lo = np.where(left, np.maximum(lo, t), lo)
+        hi = np.where(left, hi, np.minimum(hi, t))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = t + q * (q - goal) / (goal * _moment(s2, mu, 2))
+        outside = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+        if outside.any():
+            bisect = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * lo + 1.0)
+            new = np.where(outside, bisect, new)
+        done = _converged(new - t, new, newton=~outside) | (q == goal)
+        t = new
+        if done.all():
+            break
+        # Later iterations only for the unfinished subsets.
+        if done.any():
+            out[active[done]] = t[done]
+            keep = ~done
+            active, t, goal, lo, hi = active[keep], t[keep], goal[keep], lo[keep], hi[keep]
+            sub = batch.subset(active)
+    out[active] = t
+    return out
+
+
+def scalar_solve(q_and_slope: Callable[[float], tuple[float, float]], target: float, q0: float,
+                 tau2_init: float | None = None) -> float:
+    """One-data-set version of :func:`solve_q` in plain floats (same steps and safeguards).
+
+    ``q_and_slope(t)`` returns ``(Q(t), y'P(t)P(t)y)``.
+    """
+    if not q0 > target:
+        return 0.0
+    t = 0.0 if tau2_init is None or not np.isfinite(tau2_init) else max(float(tau2_init), 0.0)
+    lo, hi = 0.0, float("inf")
+    for _ in range(MAX_NEWTON):
+        q, ypp = q_and_slope(t)
+        if q == target:
+            return t
+        if q > target:
+            lo = max(lo, t)
+        else:
+            hi = min(hi, t)
+        new = t + q * (q - target) / (target * ypp) if ypp > 0 else float("nan")
+        newton = lo < new < hi
+        if not newton:
+            new = 0.5 * (lo + hi) if hi < float("inf") else 2.0 * lo + 1.0
+        change = abs(new - t)
+        t = new
+        if change <= REL_TOL * t + ABS_TOL or (newton and change <= NEWTON_STOP * t):
+            break
+    return t
+
+
+def scalar_likelihood_root(score: Callable[[float], tuple[float, float, float]], tau2_init: float) -> float:
+    """One-data-set version of the iteration in :func:`_likelihood_root`, in plain floats.
+
+    ``score(t)`` returns ``(score, information, derivative of the score)``.
+    """
+    t = max(float(tau2_init), 0.0)
+    for _ in range(MAX_NEWTON + MAX_FISHER):
+        sc, fisher, dscore = score(t)
+        newton = t - sc / dscore if dscore < 0 else -1.0
+        use_newton = newton > 0
+        new = newton if use_newton else t + sc / fisher
+        if new < 0:
+            if score(0.0)[0] <= 0:
+                new = 0.0
+            else:
+                step = sc / fisher
+                while t + step < 0:
+                    step /= 2.0
+                new = t + step
+        change = abs(new - t)
+        t = new
+        if change <= REL_TOL * t + ABS_TOL or (use_newton and change <= NEWTON_STOP * t):
+            break
+    return t
+
+
+def _single_q(batch: Batch):
+    def q_and_slope(t: float) -> tuple[float, float]:
+        s1, s2 = batch.power_sums(np.array([t]), 2)
+        (sw, swy, swy2), (sw2, sw2y, sw2y2) = s1[0].tolist(), s2[0].tolist()
+        mu = swy / sw
+        return max(swy2 - mu * swy, 0.0), sw2y2 - 2.0 * mu * sw2y + mu * mu * sw2
+    return q_and_slope
+
+
+def _single_score(batch: Batch, reml: bool):
+    def score(t: float) -> tuple[float, float, float]:
+        s1, s2, s3 = batch.power_sums(np.array([t]), 3)
+        (sw, swy, _), (sw2, sw2y, sw2y2), (sw3, sw3y, sw3y2) = s1[0].tolist(), s2[0].tolist(), s3[0].tolist()
+        mu = swy / sw
+        ypp = sw2y2 - 2.0 * mu * sw2y + mu * mu * sw2
+        w2r = sw2y - mu * sw2
+        yppp = sw3y2 - 2.0 * mu * sw3y + mu * mu * sw3 - w2r * w2r / sw
+        if reml:
+            ratio = sw2 / sw
+            sc, fisher = ypp - (sw - ratio), sw2 - 2.0 * sw3 / sw + ratio * ratio
+        else:
+            sc, fisher = ypp - sw, sw2
+        return sc, fisher, fisher - 2.0 * yppp
+    return score
+
+
+def tau2_pm(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Paule-Mandel estimator: the root of ``Q(tau2) = k - 1``, or 0 if ``Q(0) < k - 1``.
+
+    Paule & Mandel (1982), J. Res. Natl. Bur. Stand. 87:377-385; metafor
+    ``method="PM"`` (which uses ``uniroot``; here Newton on the convex Q).
+    """
+    return solve_q(batch, batch.k - 1.0, tau2_init=tau2_init)
+
+
+def _score_parts(batch: Batch, t: np.ndarray, reml: bool):
+    """Score, Fisher information and derivative of the score at ``t`` (per subset).
+
+    REML score ``y'PPy - tr(P)`` with information ``tr(PP)``; ML score
+    ``y'PPy - sum w`` with information ``sum w^2``; the score's derivative is
+    ``information - 2 y'PPPy``.
+    """
+    s1, s2, s3 = batch.power_sums(t, 3)
+    sw, sw2, sw3 = s1[:, 0], s2[:, 0], s3[:, 0]
+    mu = s1[:, 1] / sw
+    ypp = _moment(s2, mu, 2)
+    w2r = _moment(s2, mu, 1)
+    yppp = _moment(s3, mu, 2) - w2r * w2r / sw
+    if reml:
+        ratio = sw2 / sw
+        score, fisher = ypp - (sw - ratio), sw2 - 2.0 * sw3 / sw + ratio * ratio
+    else:
+        score, fisher = ypp - sw, sw2
+    return score, fisher, fisher - 2.0 * yppp
+
+
+def _log_likelihood(batch: Batch, t: np.ndarray, reml: bool) -> np.ndarray:
+    """(Restricted) log-likelihood up to terms that do not depend on tau2."""
+    s1 = batch.power_sums(t, 1)[0]
+    _, q = _mean_and_q(s1)
+    ll = -0.5 * batch.log_det_sum(t) - 0.5 * q
+    if reml:
+        ll -= 0.5 * np.log(s1[:, 0])
+    return ll
+
+
+def _likelihood_root(batch: Batch, tau2_init, reml: bool) -> np.ndarray:
+    """Maximise the (restricted) likelihood over ``tau2 >= 0``.
+
+    Fisher scoring as metafor (step ``score / information``), replaced by a
+    Newton step where the log-likelihood is locally concave and the Newton
+    step stays positive: near the root that converges quadratically, while
+    the Fisher steps keep to the basin metafor's iteration ends in when the
+    likelihood has more than one maximum. A Fisher step that would cross 0
+    ends at 0 if the score there is negative (the boundary maximum metafor
+    approaches by step halving); otherwise it is halved as metafor does.
+    """
+    t = np.maximum(np.asarray(tau2_init, dtype=float), 0.0).copy()
+    if batch.m == 1:
+        t = np.array([scalar_likelihood_root(_single_score(batch, reml), float(t[0]))])
+        return _boundary_check(batch, t, reml)
+    active = np.arange(batch.m)
+    sub = batch
+    for _ in range(MAX_NEWTON + MAX_FISHER):
+        ta = t[active]
+        score, fisher, dscore = _score_parts(sub, ta, reml)
+        fisher_step = score / fisher
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = ta - score / dscore
+        use_newton = (dscore < 0) & (newton > 0)
+        new = np.where(use_newton, newton, ta + fisher_step)
+        crossing = np.flatnonzero(new < 0)
+        if crossing.size:
+            rows = active[crossing]
+            at_zero = _score_parts(batch.subset(rows), np.zeros(rows.size), reml)[0]
+            new[crossing] = 0.0
+            climb = at_zero > 0  # the score is positive at 0, so a root lies in (0, t): halve as metafor
+            if climb.any():
+                step = fisher_step[crossing][climb]
+                base = ta[crossing][climb]
+                while np.any(base + step < 0):
+                    step = np.where(base + step < 0, step / 2.0, step)
+                new[crossing[climb]] = base + step
+        new = np.where(np.isfinite(new), new, ta)
+        done = _converged(new - ta, new, newton=use_newton & (new > 0))
+        t[active] = new
+        if done.all():
+            break
+        if done.any():
+            active = active[~done]
+            sub = batch.subset(active)
+    return _boundary_check(batch, t, reml)
+
+
+def _boundary_check(batch: Batch, t: np.ndarray, reml: bool) -> np.ndarray:
+    """As metafor's ``ll0check``: replace a maximum lower than the likelihood at tau2 = 0 by 0."""
+    positive = np.flatnonzero(t > 0)
+    if positive.size:
+        sub = batch if positive.size == batch.m else batch.subset(positive)
+        tp = t[positive]
+        worse = _log_likelihood(sub, np.zeros_like(tp), reml) - _log_likelihood(sub, tp, reml) > 1e-10
+        t[positive[worse]] = 0.0
+    return t
+
+
+def tau2_ml(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Maximum-likelihood estimator.
+
+    Root of the profile score ``sum w^2 (y - mu)^2 - sum w`` on ``tau2 >= 0``
+    (Hardy & Thompson 1996, Stat. Med. 15:619-629; metafor ``method="ML"``,
+    started like metafor from the Hedges estimate unless warm-started).
+    """
+    start = tau2_he(batch) if tau2_init is None else tau2_init
+    return _likelihood_root(batch, start, reml=False)
+
+
+def tau2_reml(batch: Batch, tau2_init=None) -> np.ndarray:
+    """Restricted maximum-likelihood estimator.
+
+    Root of the REML score ``y'PPy - tr(P)`` on ``tau2 >= 0`` (Viechtbauer
+    2005; metafor ``method="REML"``, started from the Hedges estimate unless
+    warm-started).
+    """
+    start = tau2_he(batch) if tau2_init is None else tau2_init
+    return _likelihood_root(batch, start, reml=True)
+
+
+#: Estimator function per method name; look-ups go through check_method first.
+ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
+    "FE": tau2_fe,
+    "DL": tau2_dl,
+    "REML": tau2_reml,
+    "PM": tau2_pm,
+    "ML": tau2_ml,
+    "HE": tau2_he,
+    "SJ": tau2_sj,
+}
+
+
+def estimate_tau2(yi, vi, method: str = "REML") -> float:
+    """tau^2 of one data set by the named estimator.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances (at least two studies).
+    method : str
+        One of ``stats.METHODS``.
+
+    Returns
+    -------
+    float
+        The estimate, floored at 0 (always 0 for ``"FE"``).
+
+    Raises
+    ------
+    ValueError
+        Invalid method (the message lists the valid ones), fewer than two
+        studies, or invalid ``yi``/``vi`` (the message names positions).
+    """
+    name = check_method(method)
+    y, v = check_effects(yi, vi)
+    if y.size < 2:
+        raise ValueError(f"tau^2 needs at least two studies, got k = {y.size}")
+    return float(ESTIMATORS[name](Batch(y, v))[0])

@@ -1,0 +1,212 @@
+"""AppTest of the dashboard, always from the entry script: every page loads, metrics equal stats.pool on
+the same subset, the k = 0 and k = 1 states, and the URL round trip."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+
+import stats
+from evidence import FilterSpec, db, effects
+from evidence.filters import CATEGORICAL_FIELDS
+
+from app_helpers import PAGES, has_metric, metric, run_app
+
+HEADLINE = ("Pooled effect", "95% CI", "Prediction interval", "I²", "τ²", "Studies (k)", "Participants")
+OUTCOME = "depression"
+
+
+def _expected(spec: FilterSpec, method: str = "REML", hk: bool = False) -> dict[str, str]:
+    """What the headline metrics must show, computed independently: evidence.effects + stats.pool."""
+    eff = effects(spec)
+    p = stats.pool(eff["yi"].to_numpy(float), eff["vi"].to_numpy(float), method=method, hartung_knapp=hk)
+    ratio = eff["effect_measure"].iat[0] in ("logRR", "logOR")
+    conv = math.exp if ratio else (lambda v: v)
+    return {
+        "Pooled effect": f"{conv(p.estimate):.2f}",
+        "95% CI": f"{conv(p.ci_low):.2f} to {conv(p.ci_high):.2f}",
+        "Prediction interval": (f"{conv(p.pi_low):.2f} to {conv(p.pi_high):.2f}"
+                                if math.isfinite(p.pi_low) else "needs k ≥ 3"),
+        "I²": f"{p.i2:.0f}%",
+        "τ²": f"{p.tau2:.3f}",
+        "Studies (k)": str(p.k),
+    }
+
+
+def _assert_metrics(at, expected: dict[str, str]) -> None:
+    shown = {label: metric(at, label) for label in expected}
+    assert shown == expected
+
+
+def _counts(field: str, spec: FilterSpec) -> dict[str, int]:
+    df = db.choice_counts(spec, field, db.shared_connection())
+    return dict(zip(df["value"], df["n_studies"]))
+
+
+def _filter_with(lo: int, hi: int) -> tuple[str, str]:
+    """A (field, value) of the real data leaving between ``lo`` and ``hi`` poolable depression trials
+    (inclusive), fewer than all of them (so the filter really changes the set)."""
+    base = FilterSpec(outcome=OUTCOME)
+    total = len(effects(base))
+    for field in CATEGORICAL_FIELDS:
+        for value, count in sorted(_counts(field, base).items()):
+            if count < lo:
+                continue
+            k = len(effects(FilterSpec(outcome=OUTCOME, **{field: (value,)})))
+            if lo <= k <= hi and k < total:
+                return field, value
+    raise AssertionError(f"no single filter leaves {lo}-{hi} poolable trials in the shipped data")
+
+
+def _empty_filter() -> tuple[str, str]:
+    """A (field, value) from the controlled lists that no depression trial has."""
+    from evidence.filters import vocabulary
+
+    base = FilterSpec(outcome=OUTCOME)
+    vocab = vocabulary()
+    for field in CATEGORICAL_FIELDS:
+        counts = _counts(field, base)
+        for value in vocab.get(field, ()):
+            if counts.get(value, 0) == 0:
+                return field, value
+    raise AssertionError("every controlled value occurs among depression trials")
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def perf_lines():
+    """Messages of the ``peer_dashboard.perf`` logger during the test."""
+    records: list[str] = []
+
+    class _Grab(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("peer_dashboard.perf")
+    handler = _Grab(level=logging.INFO)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@pytest.mark.parametrize("title, path", list(PAGES.items()), ids=list(PAGES))
+def test_every_page_loads_without_exceptions(title, path, perf_lines):
+    at = run_app({"outcome": OUTCOME}, page=path)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value.split(":")[0] in (title, "About this dashboard")
+    # The page ran through the entry script (page config, sidebar, navigation), which logs it by title.
+    assert perf_lines and perf_lines[-1].startswith(f"page={title} server_ms=")
+    assert at.sidebar.selectbox(key="flt_outcome").value == OUTCOME
+
+
+def test_explore_shows_the_seven_headline_metrics_equal_to_stats_pool():
+    at = run_app({"outcome": OUTCOME})
+    assert not at.exception
+    for label in HEADLINE:
+        assert has_metric(at, label), label
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME)))
+
+
+def test_changing_a_filter_changes_metrics_to_stats_pool_on_the_subset():
+    field, value = _filter_with(3, 1000)
+    before = run_app({"outcome": OUTCOME})
+    after = run_app({"outcome": OUTCOME, field: value})
+    spec = FilterSpec(outcome=OUTCOME, **{field: (value,)})
+    expected = _expected(spec)
+    _assert_metrics(after, expected)
+    assert metric(before, "Studies (k)") != metric(after, "Studies (k)")
+
+
+def test_filter_set_through_session_state_is_applied():
+    field, value = _filter_with(3, 1000)
+    at = run_app(state={f"flt_{field}": [value], "flt_outcome": OUTCOME, "_url_read": True})
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME, **{field: (value,)})))
+
+
+@pytest.mark.parametrize("method, hk", [("DL", True), ("FE", False), ("PM", True)])
+def test_estimator_and_hartung_knapp_from_the_url(method, hk):
+    at = run_app({"outcome": OUTCOME, "method": method, "hk": "1" if hk else "0"})
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME), method, hk))
+    assert at.session_state["opt_method"] == method and at.session_state["opt_hk"] is hk
+
+
+def test_k0_names_the_filter_and_offers_to_widen_it():
+    field, value = _empty_filter()
+    at = run_app({"outcome": OUTCOME, field: value})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "k = 0" in text
+    from pages._shared import FIELD_LABELS
+
+    assert FIELD_LABELS[field] in text
+    assert not has_metric(at, "Pooled effect")
+    widen = [b for b in at.button if b.key == f"btn_widen_{field}"]
+    assert widen, [b.key for b in at.button]
+    # The widen callback clears exactly that filter.
+    widen[0].click()
+    at.run()
+    assert at.session_state[f"flt_{field}"] == []
+
+
+def test_k1_shows_the_single_study_without_pooling():
+    field, value = _filter_with(1, 1)
+    at = run_app({"outcome": OUTCOME, field: value})
+    assert not at.exception
+    assert metric(at, "Studies (k)") == "1"
+    assert not has_metric(at, "Pooled effect") and not has_metric(at, "I²")
+    assert any("Only one study matches" in i.value for i in at.info)
+
+
+def test_k_below_5_warns():
+    field, value = _filter_with(2, 4)
+    at = run_app({"outcome": OUTCOME, field: value})
+    assert not at.exception
+    assert int(metric(at, "Studies (k)")) < 5
+    assert any("unreliable" in w.value for w in at.warning)
+
+
+def test_url_round_trip_restores_the_exact_view():
+    field, value = _filter_with(3, 1000)
+    params = {"outcome": OUTCOME, field: value, "method": "DL", "hk": "1", "year": "2000,2020"}
+    at = run_app(params)
+    assert not at.exception
+    written = {k: at.query_params[k] for k in at.query_params}
+    flat = {k: (v[0] if isinstance(v, list) else v) for k, v in written.items()}
+    for key, value_ in params.items():
+        assert flat[key] == value_, (key, flat)
+    assert flat["version"] == db.metadata()["dataset_version"]
+    # Opening the written link again gives the same numbers.
+    again = run_app(flat)
+    assert [(m.label, m.value) for m in again.metric] == [(m.label, m.value) for m in at.metric]
+    spec = FilterSpec(outcome=OUTCOME, year=(2000, 2020), **{field: (value,)})
+    _assert_metrics(again, _expected(spec, "DL", True))
+
+
+def test_unknown_url_values_are_ignored_with_a_visible_notice():
+    at = run_app({"outcome": OUTCOME, "population": "martians", "method": "BOGUS", "colour": "red"})
+    assert not at.exception
+    notice = " ".join(i.value for i in at.info)
+    assert "martians" in notice and "BOGUS" in notice and "colour" in notice
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME)))
+
+
+def test_excluding_studies_via_url_recomputes():
+    eff = effects(FilterSpec(outcome=OUTCOME))
+    drop = tuple(eff["study_id"].iloc[:2])
+    at = run_app({"outcome": OUTCOME, "exclude_studies": ",".join(drop)})
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME, exclude_studies=drop)))
+
+
+def test_each_rerun_logs_page_and_server_time(perf_lines):
+    run_app({"outcome": OUTCOME})
+    assert perf_lines and perf_lines[-1].startswith("page=Explore server_ms=")
+    assert float(perf_lines[-1].split("server_ms=")[1]) > 0

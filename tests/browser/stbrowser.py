@@ -1,0 +1,174 @@
+"""Driving the dashboard in a real browser: open a view, wait for the app to settle, read metrics.
+
+"Settled" is read from the app itself, not guessed with sleeps: the probe script shared with
+``scripts/loadtest.py`` (one source of truth, loaded from there) watches Streamlit's websocket for
+the ``script_finished`` message and the frontend's run state on the ``stApp`` element, so
+:meth:`AppPage.settle` returns once a successful run after a given point has been applied and
+painted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_spec = importlib.util.spec_from_file_location("peer_loadtest", ROOT / "scripts" / "loadtest.py")
+_loadtest = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _loadtest  # dataclasses look their module up while the class is built
+_spec.loader.exec_module(_loadtest)
+
+CHROMIUM: str = _loadtest.CHROMIUM
+CHROMIUM_ARGS: list[str] = _loadtest.CHROMIUM_ARGS
+PROBE_JS: str = _loadtest.PROBE_JS
+SETTLED_JS: str = _loadtest.SETTLED_JS
+
+#: Seconds to wait for one run to settle; a cold first page load computes and caches everything.
+SETTLE_TIMEOUT_S = 60
+_NUMBER = re.compile(r"[-+\u2212]?\d[\d,]*(?:\.\d+)?")
+
+
+def parse_number(text: str) -> float:
+    """The first number in a displayed value ("−0.41", "2,141 +", "0.18 to 0.64" -> first)."""
+    match = _NUMBER.search(text)
+    if not match:
+        raise ValueError(f"no number in {text!r}")
+    return float(match.group(0).replace("\u2212", "-").replace(",", ""))
+
+
+def parse_interval(text: str) -> tuple[float, float]:
+    """A displayed interval "a to b" as two numbers."""
+    numbers = [float(m.replace("\u2212", "-").replace(",", "")) for m in _NUMBER.findall(text)]
+    if len(numbers) != 2:
+        raise ValueError(f"not an interval 'a to b': {text!r}")
+    return numbers[0], numbers[1]
+
+
+class AppPage:
+    """One browser page on the dashboard, with what a test needs to read and click."""
+
+    def __init__(self, page, base_url: str, log_path: Path, screenshot_dir: Path):
+        self.page = page
+        self.base_url = base_url
+        self.log_path = log_path
+        self.screenshot_dir = screenshot_dir
+        self.dialogs: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+
+    def _on_dialog(self, dialog) -> None:
+        # Any alert/confirm/prompt means page content ran script: record it, never accept it.
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    # -- running and waiting ----------------------------------------------------------------
+
+    def runs(self) -> int:
+        """Successful script runs this page has seen so far."""
+        return self.page.evaluate("window.__stProbe ? window.__stProbe.finishedOk : 0")
+
+    def settle(self, before: int, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until a successful run after ``before`` is applied and painted and nothing runs."""
+        self.page.wait_for_function(SETTLED_JS, arg=before, timeout=timeout_s * 1000, polling=25)
+
+    def open(self, path: str = "", query: dict[str, str] | str | None = None) -> None:
+        """Load ``/path?query`` in this page and wait for the app to settle."""
+        if isinstance(query, dict):
+            query = urlencode(query)
+        url = f"{self.base_url}/{path.lstrip('/')}" + (f"?{query}" if query else "")
+        self.page.goto(url, wait_until="domcontentloaded")
+        self.settle(0)
+        # Widget code is fetched lazily on first use; wait for those fetches to finish too.
+        self.page.wait_for_load_state("networkidle")
+
+    def after(self, action) -> None:
+        """Do ``action`` (a click) and wait for the rerun it causes to settle."""
+        before = self.runs()
+        action()
+        self.settle(before)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, str]:
+        """Every ``st.metric`` on the page as {label: value text} (first one wins on a repeat)."""
+        pairs = self.page.eval_on_selector_all(
+            '[data-testid="stMain"] [data-testid="stMetric"]',
+            """els => els.map(e => [
+                (e.querySelector('[data-testid="stMetricLabel"]')?.innerText || '').trim(),
+                (e.querySelector('[data-testid="stMetricValue"]')?.innerText || '').trim()])""")
+        found: dict[str, str] = {}
+        for label, value in pairs:
+            found.setdefault(label, value)
+        return found
+
+    def metric(self, label: str) -> str:
+        metrics = self.metrics()
+        assert label in metrics, f"no metric {label!r} on {self.page.url}; metrics: {metrics}"
+        return metrics[label]
+
+    def exceptions(self) -> list[str]:
+        """Texts of Streamlit exception boxes on the page."""
+        return [t.strip()[:500] for t in self.page.locator('[data-testid="stException"]').all_inner_texts()]
+
+    def alerts(self) -> list[str]:
+        """Texts of st.info / st.warning / st.error / st.success boxes in the main area."""
+        return [t.strip() for t in self.page.locator('[data-testid="stMain"] [data-testid="stAlert"]').all_inner_texts()]
+
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.page.url).query, keep_blank_values=True))
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def assert_healthy(self) -> None:
+        """No exception box, no uncaught page error, no JavaScript dialog."""
+        assert self.exceptions() == [], f"exception box on {self.page.url}: {self.exceptions()}"
+        assert self.page_errors == [], f"uncaught page errors on {self.page.url}: {self.page_errors}"
+        assert self.dialogs == [], f"page opened dialogs (script ran?): {self.dialogs}"
+
+    # -- clicking ---------------------------------------------------------------------------
+
+    def sidebar_widget(self, label: str):
+        """The sidebar multiselect/selectbox whose label is ``label``."""
+        sidebar = self.page.locator('[data-testid="stSidebar"]')
+        box = self.page.get_by_role("combobox", name=label, exact=True)
+        widget = sidebar.locator('[data-testid="stMultiSelect"], [data-testid="stSelectbox"]').filter(has=box)
+        assert widget.count() == 1, f"no single sidebar widget labelled {label!r}"
+        return widget
+
+    def pick(self, label: str, option: str) -> None:
+        """Click ``label``'s dropdown open and click the option whose text starts with ``option``."""
+        widget = self.sidebar_widget(label)
+        multi = widget.get_attribute("data-testid") == "stMultiSelect"
+        widget.get_by_role("combobox").click()
+        choice = self.page.locator('[role="listbox"] [role="option"]').filter(
+            has_text=re.compile(r"^\s*" + re.escape(option)))
+        choice.first.wait_for()
+        self.after(choice.first.click)
+        if multi:
+            self.page.keyboard.press("Escape")
+
+    def selected(self, label: str) -> list[str]:
+        """Texts of the chosen tags of a sidebar multiselect."""
+        tags = self.sidebar_widget(label).locator('[data-tag] [title]')
+        return [t.strip() for t in tags.all_inner_texts()]
+
+    # -- pictures ---------------------------------------------------------------------------
+
+    def screenshot(self, name: str) -> Path:
+        """The whole page (the app scrolls inside its main area, so grow the viewport to fit)."""
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            """() => { const m = document.querySelector('[data-testid="stMain"]');
+                       return m ? m.scrollHeight : document.body.scrollHeight; }""")
+        self.page.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), 9000))})
+        self.page.wait_for_timeout(400)  # let charts re-lay out at the new size
+        path = self.screenshot_dir / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size(size)
+        return path
