@@ -249,10 +249,9 @@ def _display(a: Analysis, frame: pd.DataFrame, cols: Sequence[str]) -> pd.DataFr
 
 
 def conclusion(p: "stats.PooledEstimate") -> str:
-    """``"favours peer support"``, ``"favours control"`` or ``"no clear difference"`` from the CI.
+    """Where the CI lies on the analysis scale: ``"positive"``, ``"negative"`` or ``"no clear difference"``.
 
-    For ratio analyses the sign of the log ratio is read through the analysis' ``favours``
-    (see :func:`_benefit_sign`); this function works on the scale where positive favours peer support.
+    Which side favours peer support is read from the analysis' ``favours`` (see :func:`_verdict`).
     """
     if p.ci_low > 0:
         return "positive"

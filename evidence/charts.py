@@ -142,6 +142,22 @@ def _x_scale(effect_measure: str, domain: Sequence[float] | None = None) -> alt.
     return alt.Scale(**kwargs)
 
 
+#: Tick values offered on ratio (log) axes; only those inside the domain are used.
+_RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def _x_axis(effect_measure: str, domain: Sequence[float] | None) -> Any:
+    """Readable ticks on ratio axes (always including 1, the null); default ticks otherwise.
+
+    Returns ``alt.Undefined`` (not ``None``, which would hide the axis) when the default suits.
+    """
+    if not _is_ratio(effect_measure) or domain is None:
+        return alt.Undefined
+    lo, hi = float(domain[0]), float(domain[1])
+    values = [v for v in _RATIO_TICKS if lo <= v <= hi]
+    return alt.Axis(values=values, format="~g", labelOverlap=False) if len(values) >= 2 else alt.Undefined
+
+
 def _fmt(value: Any, digits: int = 2) -> str:
     try:
         v = float(value)
@@ -193,22 +209,25 @@ def _unique_labels(labels: Sequence[Any]) -> list[str]:
 
 
 def _favours_layer(effect_measure: str, ps_side: str) -> alt.Chart:
-    """Two captions either side of the null line: which side favours whom."""
-    null = _null_value(effect_measure)
+    """Two captions above the plot, one at each edge: which side of the null line favours whom.
+
+    They sit at the plot's edges rather than at the null line so they are never clipped when the
+    null line is close to an edge (e.g. a risk ratio axis ending just above 1).
+    """
     right_text = "Favours peer support \u2192" if ps_side == "right" else "Favours control \u2192"
     left_text = "\u2190 Favours control" if ps_side == "right" else "\u2190 Favours peer support"
-    data = pd.DataFrame({"x": [null, null], "text": [left_text, right_text], "side": ["left", "right"]})
-    # One text layer: alignment and offset follow the side (Vega evaluates these per datum).
-    return alt.Chart(data).mark_text(
-        align=alt.expr("datum.side == 'left' ? 'right' : 'left'"),
-        dx=alt.expr("datum.side == 'left' ? -6 : 6"),
-        baseline="bottom", dy=-4, fontSize=FONT["text"], fontWeight="bold", color="#444444",
-    ).encode(x=alt.X("x:Q"), y=alt.value(0), text="text:N")
+    common = dict(baseline="bottom", dy=-4, fontSize=FONT["text"], fontWeight="bold", color="#444444")
+    data = pd.DataFrame({"text": [left_text]})
+    left = alt.Chart(data).mark_text(align="left", **common).encode(
+        x=alt.value(0), y=alt.value(0), text="text:N", tooltip=alt.value(None))
+    right = alt.Chart(pd.DataFrame({"text": [right_text]})).mark_text(align="right", **common).encode(
+        x=alt.value("width"), y=alt.value(0), text="text:N", tooltip=alt.value(None))
+    return alt.layer(left, right)
 
 
 def _null_rule(effect_measure: str) -> alt.Chart:
     return alt.Chart(pd.DataFrame({"x": [_null_value(effect_measure)]})).mark_rule(
-        color="#555555", strokeWidth=1.2).encode(x="x:Q")
+        color="#555555", strokeWidth=1.2).encode(x="x:Q", tooltip=alt.value(None))  # decoration: no tooltip
 
 
 def _configure(chart: alt.TopLevelMixin, title: str | None = None, legend: str = "bottom") -> alt.TopLevelMixin:
@@ -221,6 +240,8 @@ def _configure(chart: alt.TopLevelMixin, title: str | None = None, legend: str =
         legend=alt.LegendConfig(labelFontSize=FONT["text"], titleFontSize=FONT["text"], orient=legend,
                                 direction="horizontal" if legend == "bottom" else "vertical", titleLimit=500,
                                 labelLimit=300),
+        # Log axes crowd their tick labels: drop those closer than 6 px.
+        axisQuantitative=alt.AxisConfig(labelOverlap="greedy", labelSeparation=6),
         view=alt.ViewConfig(strokeWidth=0),
         text=alt.MarkConfig(fontSize=FONT["text"]),
     )
@@ -335,6 +356,8 @@ def study_rows(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str
     for col, _title in _TOOLTIP_FIELDS:
         values = df[col] if col in df.columns else [None] * len(df)
         texts = [_as_text(v) for v in values]
+        if col == "flags":  # an empty flag list means "no flags", not a missing value
+            texts = ["none" if t == "not reported" else t for t in texts]
         if col == "source_quote":
             texts = [t if len(t) <= _QUOTE_LIMIT else t[: _QUOTE_LIMIT - 1] + "\u2026" for t in texts]
         rows[f"tt_{col}"] = texts
@@ -394,14 +417,18 @@ def forest_plot(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: st
     y = alt.Y("row:N", sort=order, title=None,
               axis=alt.Axis(labelLimit=280, labelFontWeight=label_weight, ticks=False, domain=False, grid=False))
 
-    base = alt.Chart(data)
+    # The data sit once on the top-level chart and every layer inherits them: Altair serialises a
+    # data frame again for each chart that carries it.
+    base = alt.Chart()
     studies = base.transform_filter(alt.datum.row_type == "study")
     tooltip = [alt.Tooltip("row:N", title="Study"), alt.Tooltip("est_text:N", title="Effect [CI]"),
                alt.Tooltip("weight_text:N", title="Weight")]
     tooltip += [alt.Tooltip(f"tt_{c}:N", title=t) for c, t in _TOOLTIP_FIELDS]
+    short_tooltip = tooltip[:3]  # the full characteristics sit on the square; bars carry the numbers
     ci = studies.mark_rule(strokeWidth=2, color="#333333").encode(
-        x=alt.X("lo:Q", title=axis_title(effect_measure), scale=_x_scale(effect_measure, x_domain)),
-        x2=alt.X2("hi:Q"), y=y, tooltip=tooltip)
+        x=alt.X("lo:Q", title=axis_title(effect_measure), scale=_x_scale(effect_measure, x_domain),
+                axis=_x_axis(effect_measure, x_domain)),
+        x2=alt.X2("hi:Q"), y=y, tooltip=short_tooltip)
     rob_domain = list(ROB_COLOURS)
     study_weights = data.loc[data["row_type"] == "study", "weight_pct"].to_numpy(float)
     max_weight = float(np.nanmax(study_weights)) if np.isfinite(study_weights).any() else 100.0
@@ -453,7 +480,7 @@ def forest_plot(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: st
     weight_col = base.mark_text(align="right", fontSize=FONT["text"]).encode(
         y=text_y, text="weight_text:N", x=alt.value(50)).properties(
         width=55, height=alt.Step(ROW_HEIGHT), title=alt.TitleParams("Weight", fontSize=FONT["text"], anchor="end"))
-    chart = alt.hconcat(plot, est_col, weight_col, spacing=8,
+    chart = alt.hconcat(plot, est_col, weight_col, spacing=8, data=data,
                         resolve=alt.Resolve(scale=alt.ScaleResolveMap(y="shared")))
     return _configure(chart, title)
 
@@ -517,7 +544,8 @@ def interval_plot(table: pd.DataFrame, *, label: str, estimate: str, ci_low: str
               if highlight else alt.value("#222222"))
     base = alt.Chart(rows)
     bars = base.mark_rule(strokeWidth=2.5).encode(
-        x=alt.X("lo:Q", scale=xs, title=axis_title(effect_measure)), x2="hi:Q", y=y, color=colour, tooltip=tooltip)
+        x=alt.X("lo:Q", scale=xs, title=axis_title(effect_measure), axis=_x_axis(effect_measure, x_domain)),
+        x2="hi:Q", y=y, color=colour, tooltip=tooltip)
     shape = "diamond" if mark == "diamond" else "circle"
     points = base.mark_point(filled=True, size=140 if mark == "diamond" else 90, shape=shape, opacity=1).encode(
         x=alt.X("est:Q", scale=xs), y=y, color=colour, tooltip=tooltip)
@@ -531,7 +559,7 @@ def interval_plot(table: pd.DataFrame, *, label: str, estimate: str, ci_low: str
     layers += [bars, points, _favours_layer(effect_measure, ps_side)]
     # Step sizing (pixels per row) rather than a total height: hosts that "fit" a chart to its
     # container cannot squash the rows of a discrete axis then.
-    chart = alt.layer(*layers).properties(width=PLOT_WIDTH + 120, height=alt.Step(ROW_HEIGHT))
+    chart = alt.layer(*layers).properties(width=PLOT_WIDTH + 220, height=alt.Step(ROW_HEIGHT))
     return _configure(chart, title)
 
 

@@ -321,47 +321,60 @@ WITH c AS (
 """
 
 _SELECT_BODY = """
-, usable AS (
-    SELECT * FROM classified
+, usable0 AS (
+    -- the window work runs on a narrow key table; wide rows are joined back for the winners only
+    SELECT effect_id, study_id, comparison, comparator, measure, timepoint_months, route, kind,
+           source_review, verification
+    FROM classified
     WHERE list_contains(?, route)
       AND (? IS NULL OR kind = 'continuous' OR higher_is_better = ?)
-), keyed AS (
+), usable AS (
+    -- first row of each (measure, study) and (study, comparison): distinct counts by plain windows
     SELECT *,
+        row_number() OVER (PARTITION BY measure, study_id) = 1 AS _first_ms,
+        row_number() OVER (PARTITION BY study_id, comparison) = 1 AS _first_sc
+    FROM usable0
+), keyed AS (
+    SELECT effect_id, study_id, comparison,
         CASE comparator WHEN 'usual care' THEN 0 WHEN 'waitlist' THEN 1 WHEN 'attention control' THEN 2
              WHEN 'other' THEN 3 WHEN 'active' THEN 4 WHEN 'group CBT' THEN 5 ELSE 6 END AS k_comparator,
         CASE WHEN ? = 'SMD' AND kind = 'binary' THEN 1 ELSE 0 END AS k_native,
         COALESCE(abs(timepoint_months - ?), 'infinity'::DOUBLE) AS k_time,
         COALESCE(-timepoint_months, 'infinity'::DOUBLE) AS k_time_long,
-        -count(DISTINCT study_id) OVER (PARTITION BY measure) AS k_measure,
-        count(DISTINCT comparison) OVER (PARTITION BY study_id) AS n_comparisons,
+        -sum(CASE WHEN _first_ms THEN 1 ELSE 0 END) OVER (PARTITION BY measure) AS k_measure,
+        sum(CASE WHEN _first_sc THEN 1 ELSE 0 END) OVER (PARTITION BY study_id) AS n_comparisons,
         CASE WHEN route LIKE 'reported%' THEN 1 ELSE 0 END AS k_arm,
         CASE WHEN contains(lower(COALESCE(source_review, '')), 'primary') THEN 0 ELSE 1 END AS k_primary,
         0 AS k_dataset,
         CASE WHEN COALESCE(verification, '') = 'verified' THEN 0 ELSE 1 END AS k_verified
     FROM usable
 ), ranked AS (
-    SELECT *,
+    SELECT effect_id, n_comparisons, k_measure,
         row_number() OVER w AS _rank,
         count(*) OVER (PARTITION BY {partition}) AS n_candidates,
-        CASE
-            WHEN lead(k_comparator) OVER w IS NULL THEN NULL
-            WHEN k_comparator <> lead(k_comparator) OVER w THEN 'k_comparator'
-            WHEN k_native <> lead(k_native) OVER w THEN 'k_native'
-            WHEN k_time <> lead(k_time) OVER w THEN 'k_time'
-            WHEN k_time_long <> lead(k_time_long) OVER w THEN 'k_time_long'
-            WHEN k_measure <> lead(k_measure) OVER w THEN 'k_measure'
-            WHEN k_arm <> lead(k_arm) OVER w THEN 'k_arm'
-            WHEN k_primary <> lead(k_primary) OVER w THEN 'k_primary'
-            WHEN k_verified <> lead(k_verified) OVER w THEN 'k_verified'
-            ELSE 'effect_id' END AS decisive
+        [k_comparator, k_native, k_time, k_time_long, k_measure, k_arm, k_primary, k_dataset,
+         k_verified]::DOUBLE[] AS _keys,
+        lead([k_comparator, k_native, k_time, k_time_long, k_measure, k_arm, k_primary, k_dataset,
+              k_verified]::DOUBLE[]) OVER w AS _next
     FROM keyed
     WINDOW w AS (PARTITION BY {partition} ORDER BY k_comparator, k_native, k_time, k_time_long, k_measure,
                  k_arm, k_primary, k_dataset, k_verified, effect_id)
+), winners AS (
+    SELECT effect_id, n_candidates, n_comparisons, -k_measure AS measure_use,
+       CASE WHEN _next IS NULL THEN NULL
+            WHEN _keys[1] <> _next[1] THEN 'k_comparator'
+            WHEN _keys[2] <> _next[2] THEN 'k_native'
+            WHEN _keys[3] <> _next[3] THEN 'k_time'
+            WHEN _keys[4] <> _next[4] THEN 'k_time_long'
+            WHEN _keys[5] <> _next[5] THEN 'k_measure'
+            WHEN _keys[6] <> _next[6] THEN 'k_arm'
+            WHEN _keys[7] <> _next[7] THEN 'k_primary'
+            WHEN _keys[9] <> _next[9] THEN 'k_verified'
+            ELSE 'effect_id' END AS decisive
+    FROM ranked WHERE _rank = 1
 )
-SELECT * EXCLUDE (_rank, k_comparator, k_native, k_time, k_time_long, k_arm, k_primary, k_dataset,
-                  k_verified),
-       -k_measure AS measure_use
-FROM ranked WHERE _rank = 1
+SELECT c.*, w.n_candidates, w.n_comparisons, w.measure_use, w.decisive
+FROM winners w JOIN classified c ON c.effect_id = w.effect_id
 """
 
 _SUMMARY = """
@@ -384,6 +397,15 @@ def _classified_sql(spec: FilterSpec) -> tuple[str, list]:
     where, params = spec.where()
     select = _CANDIDATE_SELECT.split("FROM effects e")[0].rstrip()
     return _CLASSIFIED.format(select=select, where=where), params
+
+
+def effect_row_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Number of effect rows in a store (chooses the selection engine)."""
+    cur = con.cursor()
+    try:
+        return int(cur.execute("SELECT count(*) FROM effects").fetchone()[0])
+    finally:
+        cur.close()
 
 
 def route_summary(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> dict:
@@ -418,7 +440,16 @@ def selected_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection, *, routes: I
     partition = "study_id, comparison" if by_comparison else "study_id"
     body = _SELECT_BODY.format(partition=partition)
     keep = None if keep_direction is None else bool(keep_direction)
-    return _query(con, sql + body, params + [list(routes), keep, keep, scale, float(target_months)])
+    return _query_arrow(con, sql + body, params + [list(routes), keep, keep, scale, float(target_months)])
+
+
+def _query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Iterable = ()) -> pd.DataFrame:
+    # Large results: Arrow -> pandas is about twice as fast as .df() for string-heavy rows.
+    cur = con.cursor()
+    try:
+        return cur.sql(sql, params=list(params)).to_arrow_table().to_pandas()
+    finally:
+        cur.close()
 
 
 def classified_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -64,6 +64,10 @@ COMPARATOR_PREFERENCE: tuple[str, ...] = ("usual care", "waitlist", "attention c
 SMD_TYPES = frozenset({"SMD", "g", "d"})
 RATIO_TYPES = frozenset({"RR", "OR"})
 MULTI_ARM_CHOICES = ("one", "split")
+#: Notes name trials one by one up to this many; beyond, one summary note.
+MAX_LISTED_NOTES = 5
+#: Stores with at least this many effect rows are classified and selected inside DuckDB.
+SQL_ENGINE_MIN_ROWS = 5_000
 
 SELECTION_RULE = (
     "One row per trial: (1) the comparison against the least active control "
@@ -129,6 +133,8 @@ _OFF_SCALE = {("SMD", "reported_rr"): "rr_on_smd", ("logRR", "reported_or"): "or
               ("logRR", "arm_continuous"): "no_numbers", ("logRR", "reported_smd"): "no_numbers",
               ("logOR", "reported_rr"): "rr_on_or"}
 _EXCLUDED_COLUMNS = ["study_id", "effect_id", "reason", "kind"]
+_FLOAT_COLUMNS = ("yi", "vi", "sei", "ci_low", "ci_high", "display_estimate", "display_ci_low", "display_ci_high",
+                  "n_ps", "n_ctl", "n_total", "timepoint_months")
 
 
 class EffectSet:
@@ -188,56 +194,60 @@ def _notna(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
 
 
 def _flags(df: pd.DataFrame) -> pd.Series:
-    joined = df["study_flags"].astype("string").fillna("") + ";" + df["effect_flags"].astype("string").fillna("")
-    uniq = {v: ";".join(dict.fromkeys(x for x in v.split(";") if x)) for v in joined.unique()}
-    return joined.map(uniq).astype(object)
+    a = df["study_flags"].to_numpy(dtype=object)
+    b = df["effect_flags"].to_numpy(dtype=object)
+    pairs = pd.DataFrame({"a": a, "b": b}).fillna("")
+    codes, uniq = pd.factorize(pairs["a"].astype(object) + ";" + pairs["b"].astype(object))
+    clean = np.array([";".join(dict.fromkeys(x for x in str(v).split(";") if x)) for v in uniq], dtype=object)
+    return pd.Series(clean[codes] if len(codes) else np.array([], dtype=object), index=df.index, dtype=object)
+
+
+def _classify_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """route, kind, reason_code and flags as arrays, without copying the (wide) frame."""
+    num = lambda c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
+    na = lambda c: df[c].isna().to_numpy()  # noqa: E731
+    n_ps, n_ctl = num("n_ps"), num("n_ctl")
+    arm_c = ~(na("n_ps") | na("n_ctl") | na("mean_ps") | na("mean_ctl") | na("sd_ps") | na("sd_ctl"))
+    with np.errstate(invalid="ignore"):
+        arm_c &= (n_ps + n_ctl) > 2
+    arm_b = ~(na("n_ps") | na("n_ctl") | na("events_ps") | na("events_ctl"))
+    rep = ~(na("reported_effect") | na("reported_ci_low") | na("reported_ci_high") | na("reported_effect_type"))
+    rtype = df["reported_effect_type"].astype(object).where(~df["reported_effect_type"].isna(), "").to_numpy(dtype=object)
+    sign = df["reported_sign"].astype(object).where(~df["reported_sign"].isna(), "ps_minus_ctl").to_numpy(dtype=object)
+    flags = _flags(df).to_numpy(dtype=object)
+    not_poolable = np.array(["not-poolable" in f for f in flags], dtype=bool)
+    raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
+                     rep & (rtype == "OR")],
+                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or"], default="")
+    has = raw != ""
+    oriented = (raw == "reported_smd") & np.isin(sign, ["positive_favours_ps", "negative_favours_ps"])
+    no_dir = has & na("higher_is_better") & ~oriented
+    mean_any = ~na("mean_ps") | ~na("mean_ctl")
+    rep_any = ~na("reported_effect")
+    code = np.select(
+        [not_poolable, no_dir, has, rep & (rtype == "MD"), rep_any & (rtype == ""), rep_any,
+         mean_any & (na("sd_ps") | na("sd_ctl")), (mean_any | ~na("events_ps")) & (na("n_ps") | na("n_ctl")),
+         ~na("mean_ps")],
+        ["not_poolable", "no_direction", "", "md", "no_type", "no_ci", "mean_no_sd", "no_n", "too_few"],
+        default="no_numbers")
+    usable = has & ~not_poolable & ~no_dir
+    kind = np.where(~usable, None, np.where(np.isin(raw, ["arm_continuous", "reported_smd"]), "continuous", "binary"))
+    return {"route": np.where(usable, raw, None).astype(object), "kind": kind.astype(object),
+            "reason_code": np.where(code == "", None, code).astype(object), "flags": flags}
 
 
 def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Add ``route``, ``kind``, ``reason_code`` and ``unusable_reason`` to candidate rows.
+    """Add ``route``, ``kind``, ``reason_code``, ``unusable_reason`` and ``flags`` to candidate rows.
 
     ``route`` is how a row can give an effect (``arm_continuous``, ``arm_binary``,
     ``reported_smd``, ``reported_rr``, ``reported_or``) or None; ``kind`` is
     ``continuous``/``binary``. Arm data win over a reported effect in the same row. Same rules as
     the SQL in :func:`evidence.db.selected_rows`.
     """
-    df = rows.copy()
-    n = len(df)
-    num = lambda c: pd.to_numeric(df[c], errors="coerce").astype(float).to_numpy()  # noqa: E731
-    arm_c = _notna(df, ["n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl"])
-    with np.errstate(invalid="ignore"):
-        arm_c &= (num("n_ps") + num("n_ctl")) > 2
-    arm_b = _notna(df, ["n_ps", "n_ctl", "events_ps", "events_ctl"])
-    rep = _notna(df, ["reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"])
-    rtype = df["reported_effect_type"].astype("string").fillna("").to_numpy(dtype=object)
-    sign = df["reported_sign"].astype("string").fillna("ps_minus_ctl").to_numpy(dtype=object)
-    flags = _flags(df)
-    not_poolable = flags.str.contains("not-poolable", regex=False).to_numpy(dtype=bool)
-    raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
-                     rep & (rtype == "OR")],
-                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or"], default="")
-    has = raw != ""
-    oriented = (raw == "reported_smd") & np.isin(sign, ["positive_favours_ps", "negative_favours_ps"])
-    no_dir = has & df["higher_is_better"].isna().to_numpy() & ~oriented
-    mean_any = (df["mean_ps"].notna() | df["mean_ctl"].notna()).to_numpy()
-    sd_missing = (df["sd_ps"].isna() | df["sd_ctl"].isna()).to_numpy()
-    n_missing = (df["n_ps"].isna() | df["n_ctl"].isna()).to_numpy()
-    rep_any = df["reported_effect"].notna().to_numpy()
-    code = np.select(
-        [not_poolable, no_dir, has, rep & (rtype == "MD"), rep_any & (rtype == ""), rep_any,
-         mean_any & sd_missing, (mean_any | df["events_ps"].notna().to_numpy()) & n_missing,
-         df["mean_ps"].notna().to_numpy()],
-        ["not_poolable", "no_direction", "", "md", "no_type", "no_ci", "mean_no_sd", "no_n", "too_few"],
-        default="no_numbers")
-    usable = has & ~not_poolable & ~no_dir
-    route = np.where(usable, raw, None).astype(object)
-    df["route"] = route
-    df["kind"] = np.where(~usable, None,
-                          np.where(np.isin(raw, ["arm_continuous", "reported_smd"]), "continuous", "binary")).astype(object)
-    df["reason_code"] = np.where(code == "", None, code).astype(object)
-    df["unusable_reason"] = [REASONS.get(c) if c else None for c in df["reason_code"]]
-    df["flags"] = flags.to_numpy()
-    return df
+    arrays = _classify_arrays(rows)
+    out = rows.assign(**arrays)
+    out["unusable_reason"] = [REASONS.get(c) if c else None for c in arrays["reason_code"]]
+    return out
 
 
 def _scale_from_summary(s: dict) -> str:
@@ -277,47 +287,82 @@ def choose_scale(classified: pd.DataFrame) -> str:
 
 _KEY_ORDER = ("k_comparator", "k_native", "k_time", "k_time_long", "k_measure", "k_arm",
               "k_primary", "k_dataset", "k_verified")
+_NARROW = ("dataset", "study_id", "effect_id", "comparison", "comparator", "measure", "timepoint_months",
+           "source_review", "verification", "route", "kind")
 
 
-def _selection_keys(df: pd.DataFrame, scale: str, target: float) -> pd.DataFrame:
+def _selection_keys(df: pd.DataFrame, scale: str, target: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys (one column per step of the rule, smaller first) and each row's measure use."""
     comp_rank = {c: i for i, c in enumerate(COMPARATOR_PREFERENCE)}
-    t = pd.to_numeric(df["timepoint_months"], errors="coerce").astype(float)
-    keys = pd.DataFrame(index=df.index)
-    keys["k_comparator"] = df["comparator"].map(comp_rank).fillna(len(comp_rank)).astype(float)
-    keys["k_native"] = ((scale == "SMD") & (df["kind"] == "binary")).astype(float)
-    keys["k_time"] = (t - target).abs().fillna(np.inf)
-    keys["k_time_long"] = (-t).fillna(np.inf)
-    measure = df["measure"].astype(object).where(df["measure"].notna(), "\x00none")
-    keys["measure_use"] = df.groupby(measure)["study_id"].transform("nunique").astype(float)
-    keys["k_measure"] = -keys["measure_use"]
-    keys["k_arm"] = df["route"].isin(["reported_smd", "reported_rr", "reported_or"]).astype(float)
-    src = df["source_review"].astype("string").fillna("").str.lower()
-    keys["k_primary"] = (~src.str.contains("primary", regex=False)).astype(float)
-    keys["k_dataset"] = (df["dataset"] != "shipped").astype(float)
-    keys["k_verified"] = (df["verification"].astype("string").fillna("") != "verified").astype(float)
-    return keys
+    t = pd.to_numeric(df["timepoint_months"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    comparator = df["comparator"].astype(object).to_numpy(dtype=object)
+    k_comp = np.array([comp_rank.get(c, len(comp_rank)) if isinstance(c, str) else len(comp_rank)
+                       for c in comparator], dtype=float)
+    kind = df["kind"].to_numpy(dtype=object)
+    k_native = ((scale == "SMD") & (kind == "binary")).astype(float)
+    k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
+    k_long = np.where(np.isnan(t), np.inf, -t)
+    measure = df["measure"].astype(object).where(~df["measure"].isna(), "\x00none").to_numpy(dtype=object)
+    m_codes, _ = pd.factorize(measure)
+    s_codes, _ = pd.factorize(df["study_id"].to_numpy(dtype=object))
+    pairs = np.unique(np.stack([m_codes, s_codes], axis=1), axis=0) if len(df) else np.empty((0, 2), int)
+    use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if len(df) else 0).astype(float)
+    measure_use = use[m_codes] if len(df) else np.empty(0)
+    route = df["route"].to_numpy(dtype=object)
+    k_arm = np.isin(route, ["reported_smd", "reported_rr", "reported_or"]).astype(float)
+    src = df["source_review"].astype(object).to_numpy(dtype=object)
+    k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0 for x in src])
+    k_dataset = (df["dataset"].to_numpy(dtype=object) != "shipped").astype(float)
+    k_verified = (df["verification"].astype(object).to_numpy(dtype=object) != "verified").astype(float)
+    keys = np.stack([k_comp, k_native, k_time, k_long, -measure_use, k_arm, k_primary, k_dataset, k_verified],
+                    axis=1) if len(df) else np.empty((0, len(_KEY_ORDER)))
+    return keys, measure_use
 
 
 def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pick one row per study (per comparison with ``"split"``); returns (chosen, the others)."""
-    keys = _selection_keys(df, scale, target)
-    work = pd.concat([df, keys], axis=1)
-    group = ["study_id"] if multi_arm == "one" else ["study_id", "comparison"]
-    work = work.sort_values(group + list(_KEY_ORDER) + ["effect_id"], kind="mergesort")
-    g = work.groupby(group, sort=False)
-    work["_rank"] = g.cumcount()
-    work["n_candidates"] = g["effect_id"].transform("size")
-    work["n_comparisons"] = work.groupby("study_id")["comparison"].transform("nunique")
-    a = work[list(_KEY_ORDER)].to_numpy(dtype=float)
-    nxt = g[list(_KEY_ORDER)].shift(-1).to_numpy(dtype=float)
-    differs = ~((a == nxt) | (np.isnan(a) & np.isnan(nxt)))
-    first = np.where(differs.any(axis=1), differs.argmax(axis=1), len(_KEY_ORDER))
+    """Pick one row per study (per comparison with ``"split"``); returns (chosen, the others).
+
+    The chosen rows carry ``n_candidates``, ``n_comparisons``, ``measure_use`` and ``decisive`` (the
+    step of :data:`SELECTION_RULE` that separated the winner from the runner-up, None when alone).
+    """
+    n = len(df)
+    keys, measure_use = _selection_keys(df, scale, target)
+    study = df["study_id"].to_numpy(dtype=object)
+    comparison = df["comparison"].astype(object).where(~df["comparison"].isna(), "").to_numpy(dtype=object)
+    group_vals = study if multi_arm == "one" else np.array([f"{a}\x00{b}" for a, b in zip(study, comparison)],
+                                                          dtype=object)
+    g_codes, _ = pd.factorize(group_vals)
+    ids = df["effect_id"].to_numpy(dtype=str)
+    eff_order = np.argsort(np.argsort(ids, kind="stable"), kind="stable") if n else np.empty(0, dtype=int)
+    order = np.lexsort((eff_order,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)) + (g_codes,)) \
+        if n else np.empty(0, dtype=int)
+    g_sorted = g_codes[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = g_sorted[1:] != g_sorted[:-1]
+    chosen_pos = order[first]
+    has_next = np.zeros(n, dtype=bool)
+    has_next[:-1] = g_sorted[1:] == g_sorted[:-1]
+    runner_pos = np.where(has_next, np.roll(order, -1), -1)[first]
+    decisive = np.full(len(chosen_pos), None, dtype=object)
     names = np.array(list(_KEY_ORDER) + ["effect_id"], dtype=object)
-    work["decisive"] = np.where(np.isnan(nxt).all(axis=1), None, names[first])
-    chosen = work[work["_rank"] == 0]
-    rest = work[work["_rank"] > 0]
-    drop = [k for k in _KEY_ORDER if k != "k_measure"] + ["_rank", "k_measure"]
-    return chosen.drop(columns=drop), rest.drop(columns=drop)
+    if len(chosen_pos):
+        a = keys[chosen_pos]
+        b = keys[np.where(runner_pos >= 0, runner_pos, chosen_pos)]
+        differs = a != b
+        step = np.where(differs.any(axis=1), differs.argmax(axis=1), len(_KEY_ORDER))
+        decisive = np.where(runner_pos >= 0, names[step], None).astype(object)
+    counts = np.bincount(g_codes, minlength=g_codes.max() + 1 if n else 0)
+    s_codes, _ = pd.factorize(study)
+    sc = np.unique(np.stack([s_codes, pd.factorize(comparison)[0]], axis=1), axis=0) if n else np.empty((0, 2), int)
+    n_comp = np.bincount(sc[:, 0], minlength=s_codes.max() + 1 if n else 0)
+    chosen = df.iloc[chosen_pos].assign(
+        n_candidates=counts[g_codes[chosen_pos]] if n else [],
+        n_comparisons=n_comp[s_codes[chosen_pos]] if n else [],
+        measure_use=measure_use[chosen_pos] if n else [],
+        decisive=decisive)
+    rest_mask = np.ones(n, dtype=bool)
+    rest_mask[chosen_pos] = False
+    return chosen, df[["study_id", "effect_id"]].iloc[np.flatnonzero(rest_mask)]
 
 
 def _fmt_months(values: pd.Series) -> pd.Series:
@@ -422,7 +467,7 @@ def _compute(sel: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.
         put(m, _quiet(stats.from_confidence_interval, _arr(sel, "reported_effect")[m],
                       _arr(sel, "reported_ci_low")[m], _arr(sel, "reported_ci_high")[m], ratio=True))
 
-    reported = np.array([str(r).startswith("reported") for r in route], dtype=bool)
+    reported = np.isin(route, ["reported_smd", "reported_rr", "reported_or"])
     binary = np.isin(route, ["arm_binary", "reported_rr", "reported_or"])
     pos = reported & (sign == "positive_favours_ps")
     neg = reported & (sign == "negative_favours_ps")
@@ -473,8 +518,13 @@ def _split_shared_arms(sel: pd.DataFrame, split: bool) -> tuple[pd.DataFrame, li
     who = np.where(peer, "peer-support", "control")
     sel.loc[m.index, "split_note"] = [f"shared {w} arm's N split between {int(k)} comparisons (Cochrane Handbook 23.3.4)"
                                       for w, k in zip(who, m)]
-    notes = [f"{sid}: a shared arm's N is split between its comparisons (Cochrane Handbook 23.3.4)."
-             for sid in sel.loc[m.index, "study_id"].unique()]
+    ids = sorted(set(sel.loc[m.index, "study_id"].to_numpy(dtype=str)))
+    if len(ids) > MAX_LISTED_NOTES:
+        notes = [f"{len(ids)} trials have a shared arm whose N is split between their comparisons (Cochrane "
+                 f"Handbook 23.3.4), e.g. {', '.join(ids[:MAX_LISTED_NOTES])}."]
+    else:
+        notes = [f"{sid}: a shared arm's N is split between its comparisons (Cochrane Handbook 23.3.4)."
+                 for sid in ids]
     return sel, notes
 
 
@@ -537,8 +587,9 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         Level of the per-study confidence intervals.
     engine : {"auto", "sql", "pandas"}
         Where classification and selection run: in DuckDB (one dataset; fast) or in pandas
-        (needed when datasets are merged). ``"auto"`` picks SQL for a single dataset. Both apply
-        the same rules (a test checks that they agree).
+        (needed when datasets are merged). ``"auto"`` picks SQL for a single dataset of at least
+        :data:`SQL_ENGINE_MIN_ROWS` effect rows (planning the window query costs more than it
+        saves on small stores). Both apply the same rules (a test checks that they agree).
 
     Returns
     -------
@@ -562,7 +613,8 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
                          else DEFAULT_TARGET_MONTHS)
     target = float(target_months)
     conns = db.dataset_connections(spec.dataset, con, uploads_dir)
-    use_sql = engine == "sql" or (engine == "auto" and len(conns) == 1)
+    use_sql = engine == "sql" or (engine == "auto" and len(conns) == 1
+                                  and db.effect_row_count(conns[0][1]) >= SQL_ENGINE_MIN_ROWS)
     if use_sql and len(conns) != 1:
         raise InvalidChoice("engine", engine, ("auto", "pandas"))
     if use_sql:
@@ -578,20 +630,31 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         classified_fn = lambda: db.classified_rows(spec, c)  # noqa: E731
     else:
         rows = db.candidate_rows(spec, con, uploads_dir=uploads_dir)
-        classified = classify_rows(rows)
+        classified = classify_rows(rows).reset_index(drop=True)
         summary = _summary_from_frame(classified)
         scale = _scale_from_summary(summary)
         keep = _majority(summary, scale)
         usable = classified["route"].isin(SCALE_ROUTES[scale])
         if keep is not None and scale == "logRR":
             usable &= (classified["kind"] != "binary") | (classified["higher_is_better"].astype("boolean") == keep).fillna(False)
-        chosen, _ = _select(classified[usable], scale, target, multi_arm)
+        narrow = classified.loc[usable.to_numpy(), list(_NARROW)]
+        picked, _ = _select(narrow, scale, target, multi_arm)
+        extra = ["n_candidates", "n_comparisons", "measure_use", "decisive"]
+        chosen = classified.loc[picked.index].assign(**{k: picked[k].to_numpy() for k in extra})
         classified_fn = lambda: classified  # noqa: E731
     notes: list[str] = []
     if multi_arm == "one" and len(chosen):
-        many = chosen[chosen["n_comparisons"] > 1]
-        notes += [f"{s} has {int(k)} comparisons; one is used ({c})."
-                  for s, k, c in zip(many["study_id"], many["n_comparisons"], many["comparison"])]
+        multi = chosen["n_comparisons"].to_numpy(dtype=float) > 1
+        if multi.sum() > MAX_LISTED_NOTES:
+            ids = np.sort(chosen["study_id"].to_numpy(dtype=str)[multi])
+            notes.append(f"{int(multi.sum())} trials have several comparisons; one per trial is used (least active "
+                         f"control first), e.g. {', '.join(ids[:MAX_LISTED_NOTES])}.")
+        elif multi.any():
+            many = chosen[multi].sort_values("study_id")
+            notes += [f"{s} has {int(k)} comparisons; one is used ({c})."
+                      for s, k, c in zip(many["study_id"].to_numpy(dtype=object),
+                                         many["n_comparisons"].to_numpy(dtype=float),
+                                         many["comparison"].to_numpy(dtype=object))]
     chosen = chosen.assign(selection_reason=_reasons(chosen, target))
     chosen, split_notes = _split_shared_arms(chosen, multi_arm == "split")
     notes += split_notes
@@ -632,43 +695,56 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
 
 
 def _finish_frame(chosen: pd.DataFrame, scale: str, level: float, multi_arm: str) -> pd.DataFrame:
+    """Build the output frame column by column from arrays (cheaper than editing a wide frame)."""
     z = float(ndtri(0.5 + level / 2.0))
-    out = chosen.copy()
-    out["effect_measure"] = scale
-    out["yi"] = out["yi"].astype(float)
-    out["vi"] = out["vi"].astype(float)
-    out["sei"] = np.sqrt(out["vi"])
-    out["ci_low"] = out["yi"] - z * out["sei"]
-    out["ci_high"] = out["yi"] + z * out["sei"]
-    if scale == "SMD":
-        out["display_estimate"], out["display_ci_low"], out["display_ci_high"] = out["yi"], out["ci_low"], out["ci_high"]
-    else:
-        out["display_estimate"] = np.exp(out["yi"])
-        out["display_ci_low"] = np.exp(out["ci_low"])
-        out["display_ci_high"] = np.exp(out["ci_high"])
-    out["n_ps"] = out["n_ps_used"]
-    out["n_ctl"] = out["n_ctl_used"]
-    out["n_total"] = out["n_ps"] + out["n_ctl"]
-    sid = out["study_id"].astype(str)
-    author = out["first_author"].astype(object)
-    year = pd.to_numeric(out["year"], errors="coerce")
-    year_txt = year.map(lambda y: "" if pd.isna(y) else f" {int(y)}").astype(object)
-    label = np.where(author.notna(), author.astype(str) + year_txt.astype(str), sid)
-    label = pd.Series(label, index=out.index, dtype=object)
-    if multi_arm == "split":
-        several = out.groupby("study_id")["comparison"].transform("size") > 1
-        label = label.where(~several, label + " (" + out["comparison"].astype(str) + ")")
-    imported = out["dataset"] != "shipped"
-    label = label.where(~imported, label + " [" + out["dataset"].astype(str) + "]")
-    out["label"] = label
-    rtype = out["reported_effect_type"].astype(object).where(out["reported_effect_type"].notna(), "")
-    computed = out["route"].map(_ROUTE_TEXT).astype(object)
-    smd_rep = (out["route"] == "reported_smd").to_numpy()
-    computed = computed.where(~smd_rep, "reported " + rtype.astype(str) + " and 95% CI")
-    out["computed_from"] = computed
-    out["year"] = year.astype("Int64")
-    out = out.sort_values(["year", "study_id", "comparison"], kind="mergesort", na_position="last")
-    return out.loc[:, list(EFFECT_COLUMNS)].reset_index(drop=True)
+    order = np.lexsort((chosen["comparison"].astype(str).to_numpy(dtype=object).astype(str),
+                        chosen["study_id"].to_numpy(dtype=str),
+                        pd.to_numeric(chosen["year"], errors="coerce").to_numpy(dtype=float, na_value=np.inf)))
+    c = chosen.iloc[order]
+    col = lambda name: c[name].to_numpy(dtype=object)  # noqa: E731
+    yi = c["yi"].to_numpy(dtype=float)
+    vi = c["vi"].to_numpy(dtype=float)
+    sei = np.sqrt(vi)
+    lo, hi = yi - z * sei, yi + z * sei
+    ratio = scale != "SMD"
+    n_ps = c["n_ps_used"].to_numpy(dtype=float)
+    n_ctl = c["n_ctl_used"].to_numpy(dtype=float)
+    year = pd.to_numeric(c["year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    sid = c["study_id"].to_numpy(dtype=str).astype(object)
+    author = col("first_author")
+    label = np.array([f"{a} {int(y)}" if isinstance(a, str) and not np.isnan(y) else a if isinstance(a, str) else s
+                      for a, y, s in zip(author, year, sid)], dtype=object)
+    comparison = c["comparison"].astype(str).to_numpy(dtype=object)
+    if multi_arm == "split" and len(c):
+        several = pd.Series(sid).map(pd.Series(sid).value_counts()).to_numpy() > 1
+        label = np.where(several, label + " (" + comparison + ")", label)
+    dataset = col("dataset").astype(str).astype(object)
+    label = np.where(dataset != "shipped", label + " [" + dataset + "]", label)
+    route = col("route")
+    rtype = col("reported_effect_type")
+    computed = np.array([f"reported {t} and 95% CI" if r == "reported_smd" else _ROUTE_TEXT.get(r, "")
+                         for r, t in zip(route, rtype)], dtype=object)
+    data = {
+        "study_id": sid, "label": label, "year": pd.array(year, dtype="Float64").astype("Int64"),
+        "dataset": dataset,
+        "effect_measure": np.full(len(c), scale, dtype=object), "yi": yi, "vi": vi, "sei": sei,
+        "ci_low": lo, "ci_high": hi,
+        "display_estimate": np.exp(yi) if ratio else yi, "display_ci_low": np.exp(lo) if ratio else lo,
+        "display_ci_high": np.exp(hi) if ratio else hi, "n_ps": n_ps, "n_ctl": n_ctl, "n_total": n_ps + n_ctl,
+        "timepoint_months": pd.to_numeric(c["timepoint_months"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+        "higher_is_better": c["higher_is_better"].astype("boolean").array,
+        "computed_from": computed, "conversion": col("conversion"), "selection_reason": col("selection_reason"),
+        "n_candidates": c["n_candidates"].to_numpy(dtype=int), "flags": col("flags"),
+    }
+    out = {}
+    for name in EFFECT_COLUMNS:
+        if name not in data:  # passed through: keep the column's own text array (no round trip)
+            out[name] = c[name].astype("str").array
+        elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates"):
+            out[name] = data[name]
+        else:
+            out[name] = pd.array(np.asarray(data[name], dtype=object), dtype="str")
+    return pd.DataFrame(out)
 
 
 def effects(spec: FilterSpec, con=None, **kwargs) -> pd.DataFrame:

@@ -22,7 +22,6 @@ import csv
 import datetime as _dt
 import difflib
 import io
-import json
 import math
 import os
 import re
@@ -30,7 +29,7 @@ import shutil
 import tempfile
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 

@@ -18,7 +18,7 @@ Words for sizes follow published conventions, cited where they are used:
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 __all__ = [
     "I2_DEFINITION",
@@ -253,7 +253,7 @@ def certainty_warnings(pooled: Any, *, risk_of_bias: Iterable[Any] = (), effect_
     if pooled is not None and k >= 2 and not getattr(pooled, "hartung_knapp", False) \
             and getattr(pooled, "method", "") != "FE" and k < 10:
         out.append("With few trials, the standard confidence interval can be too narrow; try the "
-                   "Hartung-Knapp adjustment on the Sensitivity page.")
+                   "Hartung-Knapp adjustment (under Method in the sidebar).")
     rob = [str(r).lower() for r in risk_of_bias if r is not None and str(r) not in ("", "nan", "<NA>")]
     if rob:
         high = sum(r == "high" for r in rob)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import pandas as pd
@@ -80,6 +81,18 @@ class View:
     method: str = "REML"
     hartung_knapp: bool = False
     level: float = 0.95
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$])")
+
+
+def md_escape(text: object) -> str:
+    """User text (study names, ids) made inert inside Markdown: no links, images, emphasis or math.
+
+    Streamlit renders ``st.markdown``/``st.warning`` text as Markdown (never HTML here); a study
+    label from an imported sheet must not become a link or an image.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 # ---------------------------------------------------------------------------
@@ -229,6 +242,11 @@ def exclusion_table(view: View) -> tuple[pd.DataFrame, list[str]]:
     Raises the domain errors of :func:`get_analysis` (e.g. when excluding by hand emptied the set).
     """
     return _exclusion_table(view.spec, view.method, view.hartung_knapp, view.level, _cache_key())
+
+
+def get_compare(spec_a: FilterSpec, spec_b: FilterSpec, view: View):
+    """Pinned filter sets A and B compared under the view's estimator and adjustment."""
+    return cached_compare(spec_a, spec_b, view.method, view.hartung_knapp, view.level, _cache_key())
 
 
 def get_analysis(view: View):
@@ -439,7 +457,7 @@ def render_sidebar() -> View:
         excluded = tuple(ss.get(KEY_EXCLUDED) or ())
         if excluded:
             st.caption(f"{len(excluded)} stud{'y' if len(excluded) == 1 else 'ies'} excluded by hand: "
-                       + ", ".join(excluded))
+                       + ", ".join(md_escape(e) for e in excluded))
             st.button("Include all studies again", key="btn_clear_excluded", on_click=_clear_exclusions)
         st.header("Method")
         if ss.get(KEY_METHOD) not in stats.METHODS:

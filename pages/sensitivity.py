@@ -4,6 +4,7 @@ import streamlit as st
 
 from evidence import charts
 from evidence import text as words
+from evidence.errors import EvidenceError
 from pages import _shared as ui
 
 view = ui.current_view()
@@ -28,7 +29,7 @@ st.header("Does the conclusion survive?")
 try:
     with st.spinner("Refitting every estimator and scenario…"):
         grid = ui.get_robustness(view)
-except ui.EvidenceError as exc:
+except EvidenceError as exc:
     ui.render_error(exc)
     grid = None
 if grid is not None:
@@ -38,7 +39,7 @@ if grid is not None:
     st.markdown(words.robustness_sentence(len(fitted), int(fitted["survives"].sum()), main))
     unfitted = grid[grid["k"] <= 0]
     if len(unfitted):
-        reasons = "; ".join(dict.fromkeys(unfitted["removed"].fillna("").astype(str))) or "no studies"
+        reasons = "; ".join(dict.fromkeys(ui.md_escape(r) for r in unfitted["removed"].fillna(""))) or "no studies"
         st.caption(f"{len(unfitted)} of {len(grid)} scenarios could not be fitted ({reasons}); they show n/a.")
     build = lambda: charts.robustness_heatmap(grid, effect_measure=analysis.effect_measure,
                                       title="Pooled effect under every estimator and choice")
@@ -56,7 +57,7 @@ loo = ui.try_table("leave_one_out", view)
 if loo is not None:
     changed = loo[loo["verdict_changes"]]
     if len(changed):
-        st.warning(f"Leaving out {', '.join(changed['label'].astype(str))} changes the conclusion.", icon=":material/warning:")
+        st.warning(f"Leaving out {', '.join(ui.md_escape(x) for x in changed['label'])} changes the conclusion.", icon=":material/warning:")
     else:
         st.success("No single study changes the conclusion when left out.", icon=":material/check_circle:")
     build = lambda: charts.leave_one_out_plot(loo, pooled, effect_measure=analysis.effect_measure, ps_side=side)
@@ -69,7 +70,7 @@ inf = ui.try_table("influence", view)
 if inf is not None:
     flagged = inf[inf["flagged"]]
     if len(flagged):
-        st.warning(f"Flagged as influential: {', '.join(flagged['label'].astype(str))}. Check these studies; "
+        st.warning(f"Flagged as influential: {', '.join(ui.md_escape(x) for x in flagged['label'])}. Check these studies; "
                    "the robustness panel shows the result without them.", icon=":material/warning:")
     else:
         st.success("No study is flagged as influential.", icon=":material/check_circle:")

@@ -1,10 +1,12 @@
 """Subgroups & moderators: subgroup forest with the test for differences, meta-regression, A vs B."""
 
+import pandas as pd
 import streamlit as st
 
 from evidence import charts
 from evidence import text as words
 from evidence.analysis import MODERATOR_COLUMNS, NUMERIC_MODERATORS
+from evidence.errors import EvidenceError
 from pages import _shared as ui
 
 view = ui.current_view()
@@ -54,7 +56,7 @@ if reg is not None:
         f"{words.format_p(r.p_values[1])}); residual τ² = {words.format_number(r.tau2, 3)}, "
         f"k = {reg.k}. Meta-regression with few studies is exploratory.")
     if reg.dropped:
-        st.info(f"Left out (no value for this moderator): {', '.join(reg.dropped)}.", icon=":material/info:")
+        st.info(f"Left out (no value for this moderator): {', '.join(ui.md_escape(x) for x in reg.dropped)}.", icon=":material/info:")
     used = analysis.effects[analysis.effects[numeric].notna()]
     build = lambda: charts.bubble_plot(used, numeric, intercept=float(r.coefficients[0]), slope=slope,
                                effect_measure=analysis.effect_measure,
@@ -87,12 +89,10 @@ spec_a, spec_b = st.session_state.get("pin_A"), st.session_state.get("pin_B")
 if spec_a is not None and spec_b is not None:
     try:
         with st.spinner("Comparing…"):
-            cmp = ui.cached_compare(spec_a, spec_b, view.method, view.hartung_knapp, view.level, ui._cache_key())
-    except ui.EvidenceError as exc:
+            cmp = ui.get_compare(spec_a, spec_b, view)
+    except EvidenceError as exc:
         ui.render_error(exc)
     else:
-        import pandas as pd
-
         rows = pd.DataFrame([
             {"label": "A", "k": cmp.a.k, "estimate": cmp.a.pooled.estimate, "ci_low": cmp.a.pooled.ci_low,
              "ci_high": cmp.a.pooled.ci_high, "filter": cmp.a.description},

@@ -14,7 +14,7 @@ Inputs
   timepoint x source.
 - ``data/raw/white2020_trials.csv`` / ``white2020_pooled.csv``: White et al. 2020's own coding and pooled results.
 - ``data/raw/reviews*.csv``, ``data/raw/review_results*.csv``: review-level evidence.
-- ``data/raw/verification.csv``: the second, independent read of each numeric row.
+- ``data/raw/verification*.csv``: the second, independent reads of each numeric row (one file per pass).
 - ``data/curation/*.csv``: every judgement made here, as data with a stated reason:
   ``controlled_lists.csv`` (the vocabularies), ``study_aliases.csv`` (one trial under two ids),
   ``study_overrides.csv`` (a characteristic chosen by hand, with the reason), ``peer_deliverer.csv``
@@ -105,7 +105,7 @@ ROB_ORDER = ("low", "unclear", "some concerns", "high")
 BORDERLINE_DELIVERERS = {"near-peer", "community health worker", "mutual support",
                          "professional with peer co-facilitation"}
 OVERRIDABLE_EFFECT_COLUMNS = {"reported_sign", "score_type", "shared_control", "shared_arm", "comparison", "flags",
-                              "duplicate_group"}
+                              "duplicate_group", "comparator"}
 # Derivation kinds that make a number something other than what the source printed (flag "derived");
 # a number printed elsewhere on the page, a weeks->months timepoint or a restated sign is not flagged.
 FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd"}
@@ -437,7 +437,7 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
             used_codings.add(key)
         if not c["outcome"]:
             problems.append(f"{r.file} row {r.row}: has outcome numbers but no outcome")
-        comparator = c["comparator"]
+        comparator = manual.get("comparator") or c["comparator"]
         e = {
             "effect_id": f"E-{r.key}", "study_id": c["study_id"], "source_id": f"S-{r.key}",
             "comparison": manual.get("comparison") or f"peer support vs {comparator or 'control (not specified)'}",
@@ -825,7 +825,9 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
     rows = read_trial_rows(raw_dir, problems)
     check_categories(rows, vocab, problems)
     white = read_csv(raw_dir / "white2020_trials.csv")
-    verification = {(v["file"], int(v["row_number"])): v for v in read_csv(raw_dir / "verification.csv")}
+    # Every verification pass (verification.csv, verification_<date>.csv) keys its rows by raw file and data row.
+    verification = {(v["file"], int(v["row_number"])): v
+                    for path in sorted(raw_dir.glob("verification*.csv")) for v in read_csv(path)}
     studies = build_studies(rows, white, cur, problems)
     for o in cur["study_overrides"]:
         if o["study_id"] not in studies:

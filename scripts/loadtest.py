@@ -1,35 +1,46 @@
 #!/usr/bin/env python3
-"""Load test: N concurrent real browser sessions change sidebar filters on a running dashboard.
+"""Load test: N concurrent sessions change sidebar filters on a running dashboard.
 
-Each session is a headless Debian chromium page (Playwright for Python, never a downloaded
-browser) with its own browser context, so it gets its own cookies (and so its own sticky
-replica behind nginx) and its own Streamlit session. For ``--duration`` seconds every session
-repeatedly picks a sidebar filter (a multiselect or selectbox), adds or removes one choice by
-clicking, waits until the app has re-rendered, then pauses for a short think time. It measures
-the time from the click that changed the filter to the updated page, and reports errors and the
-50th/95th percentiles.
+Two kinds of session, mixed (``--browser-sessions K`` of the N are browsers, default 2):
 
-How "updated" is detected
-    A small script injected before the app loads (:data:`PROBE_JS`) watches the app's own
-    websocket: Streamlit ends every script run with a ``script_finished`` message (ForwardMsg
-    field 6) and flags runs with ``session_status_changed`` (field 9). The latency of one change
-    is ``rendered_at - pointerdown_at`` in the page's own clock: from the pointer press on the
-    option to the first animation frame after the server's successful ``script_finished``,
-    i.e. after the new metric values have been painted. Nothing is inferred from text changes,
-    so a change that leaves the pooled effect equal (or empties the set) is timed the same way.
+* **Real browsers**: headless Debian chromium pages (Playwright for Python, never a downloaded
+  browser), each in its own browser context (own cookies, so its own sticky replica behind nginx,
+  and its own Streamlit session). They click the sidebar like a user: open a multiselect or
+  selectbox, pick an option that leaves trials (or remove a chosen one).
+* **Websocket clients**: Streamlit's own protocol on ``/_stcore/stream`` (see :class:`WsSession`),
+  sending the same ``rerun_script`` message with the same widget values the frontend sends.
+  On a 2-core machine 30 chromium pages saturate the CPU by themselves (load average ~29 in a
+  trial), so they would measure the load robot, not the server; in real use each browser renders
+  on its visitor's own machine. The websocket clients put the same load on the server for a
+  fraction of the CPU, and the few real browsers measure what a user sees end to end.
+
+For ``--duration`` seconds every session repeatedly changes one filter, waits until the app has
+re-run, records the time, and pauses for a think time. It reports errors and the 50th/95th
+percentiles, overall and per kind of session.
+
+What "filter change to updated metric" means
+    Websocket clients: from sending the rerun to receiving that run's ``script_finished``
+    (every element of the run, including the metrics, has arrived by then).
+    Browsers: a script injected before the app loads (:data:`PROBE_JS`) watches the app's own
+    websocket (``script_finished``, ForwardMsg field 6; ``session_status_changed``, field 9), the
+    frontend's run state on the ``stApp`` element and DOM changes. The time runs from the pointer
+    press on the option to the last DOM change once the run is applied (the page then stays still
+    for 150 ms), in the page's own clock. Nothing is inferred from the metric's text, so a change
+    that leaves the pooled effect equal (or empties the set) is timed the same way.
 
 Errors counted
-    a Streamlit exception box (``[data-testid="stException"]``) after a change, no finished run
-    within ``--timeout`` seconds, an uncaught page error, a closed websocket, a JavaScript dialog,
-    and the same view (URL query string) showing different "Pooled effect" values in two sessions
-    (which, behind nginx, may be two replicas).
+    an exception element in the run, no finished run within ``--timeout`` seconds, an uncaught
+    page error, a closed websocket, a JavaScript dialog, a failed session, and the same view (URL
+    query string) showing different "Pooled effect" values in two sessions (which, behind nginx,
+    may be two replicas); with ``--replica`` also replicas disagreeing on a view.
 
 Server time
     With ``--server-log FILE`` (the server's stderr/stdout, repeatable for replicas) the script also
-    reads the per-rerun perf lines the app logs on logger ``peer_dashboard.perf`` during the run and
-    reports their server time percentiles, and how many reruns each log (replica) served.
+    reads the per-rerun lines the app logs on logger ``peer_dashboard.perf`` during the run and
+    reports server time percentiles per log (replica) and page, and how many reruns each served.
 
-Everything stays on loopback; every loop is bounded by ``--duration`` and ``--timeout``.
+Everything stays on loopback (other hosts are refused); every loop is bounded by ``--duration``
+and ``--timeout``.
 
 Usage::
 
@@ -67,8 +78,11 @@ PROBE_JS = r"""
   if (window.__stProbe) return;
   const probe = window.__stProbe = {
     finishedOk: 0, finishedAll: 0, lastStatus: null, running: false, state: null,
-    finishedAt: 0, idleAt: 0, renderedAt: 0, pointerdownAt: 0, opened: 0, closed: 0,
+    finishedAt: 0, idleAt: 0, renderedAt: 0, pointerdownAt: 0, opened: 0, closed: 0, mutatedAt: 0,
   };
+  // When the page last changed at all (lazily loaded widgets can paint after the run is applied).
+  new MutationObserver(() => { probe.mutatedAt = performance.now(); })
+    .observe(document, {subtree: true, childList: true, characterData: true});
   document.addEventListener('pointerdown', () => { probe.pointerdownAt = performance.now(); }, true);
   // The frontend's own run state, rendered on the stApp element once it has applied a run's messages.
   new MutationObserver((records) => {
@@ -125,6 +139,9 @@ PROBE_JS = r"""
   };
 })();
 """
+
+#: JavaScript predicate: the page has not changed for ``quiet_ms`` milliseconds.
+QUIET_JS = "(quiet_ms) => !!window.__stProbe && performance.now() - window.__stProbe.mutatedAt > quiet_ms"
 
 #: JavaScript predicate: a successful run finished after ``before`` (seen on the websocket), the
 #: frontend has applied it (stApp's run state is back to notRunning) and painted the result.
@@ -185,13 +202,34 @@ async def settle(page, before: int, timeout_s: float) -> None:
     await page.wait_for_function(SETTLED_JS, arg=before, timeout=timeout_s * 1000, polling=20)
 
 
+async def quiet(page, quiet_ms: int, timeout_s: float) -> None:
+    """Wait until the page has not changed for ``quiet_ms`` (lazily loaded widgets paint late)."""
+    await page.wait_for_function(QUIET_JS, arg=quiet_ms, timeout=timeout_s * 1000, polling=25)
+
+
+async def stable_metrics(page, timeout_s: float) -> dict[str, str]:
+    """The metrics once a freshly opened page has finished its lazy painting.
+
+    After the first run is applied, charts and tables of a new page keep painting for seconds
+    (their code loads on first use); read only when no request is pending, the page has been still
+    for 300 ms, and two reads half a second apart agree.
+    """
+    deadline = time.monotonic() + timeout_s
+    previous = None
+    while time.monotonic() < deadline:
+        await page.wait_for_load_state("networkidle")
+        await quiet(page, 300, max(deadline - time.monotonic(), 0.1))
+        current = await headline_metrics(page)
+        if current == previous:
+            return current
+        previous = current
+        await asyncio.sleep(0.5)
+    return previous or {}
+
+
 async def metric_text(page, label: str = METRIC_LABEL) -> str | None:
     """The value text of the ``st.metric`` labelled ``label`` (None when the page shows none)."""
-    metric = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
-    if await metric.count() == 0:
-        return None
-    return (await metric.first.locator('[data-testid="stMetricValue"]').inner_text()).strip()
+    return (await headline_metrics(page)).get(label)
 
 
 async def headline_metrics(page) -> dict[str, str]:
@@ -199,8 +237,8 @@ async def headline_metrics(page) -> dict[str, str]:
     pairs = await page.eval_on_selector_all(
         '[data-testid="stMain"] [data-testid="stMetric"]',
         """els => els.map(e => [
-            (e.querySelector('[data-testid="stMetricLabel"]')?.innerText || '').trim(),
-            (e.querySelector('[data-testid="stMetricValue"]')?.innerText || '').trim()])""")
+            (e.querySelector('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]')?.textContent || '').trim(),
+            (e.querySelector('[data-testid="stMetricValue"]')?.textContent || '').trim()])""")
     found: dict[str, str] = {}
     for label, value in pairs:
         found.setdefault(label, value)
@@ -219,8 +257,7 @@ async def compare_replicas(browser, replicas: list[str], views: list[str], timeo
             try:
                 await page.goto(base.rstrip("/") + view, wait_until="domcontentloaded", timeout=timeout_s * 1000)
                 await settle(page, 0, timeout_s)
-                await page.wait_for_load_state("networkidle")
-                seen[base] = await headline_metrics(page)
+                seen[base] = await stable_metrics(page, timeout_s)
             except Exception as exc:
                 errors.append(f"replica {base} failed on {view}: {type(exc).__name__}: {str(exc)[:150]}")
             finally:
@@ -337,6 +374,7 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
         # Widget code is loaded lazily on first use, so the first paint can lag the first run.
         await page.locator('[data-testid="stSidebar"] [role="combobox"]').first.wait_for(
             timeout=args.timeout * 1000)
+        await quiet(page, 300, args.timeout)
         labels = await sidebar_comboboxes(page)
         value = await metric_text(page)
         if args.filters:
@@ -364,9 +402,14 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
             except Exception:
                 result.errors.append(f"no updated page within {args.timeout}s after '{what}'")
                 continue
+            try:  # fully painted: nothing changed for 150 ms (bounded; an animation may never stop)
+                await quiet(page, 150, 5)
+            except Exception:
+                pass
             wall = time.perf_counter() - t0
             probe = await page.evaluate("({...window.__stProbe})")
-            in_page = (probe["renderedAt"] - probe["pointerdownAt"]) / 1000.0
+            painted = max(probe["renderedAt"], min(probe["mutatedAt"], probe["renderedAt"] + 5000))
+            in_page = (painted - probe["pointerdownAt"]) / 1000.0
             # The in-page clock is exact; fall back to the wall clock if the press went unseen.
             result.latencies.append(in_page if 0 < in_page <= wall + 0.05 else wall)
             if probe["closed"]:

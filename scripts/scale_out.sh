@@ -80,7 +80,7 @@ for p in "$PORT" "${REPLICA_PORTS[@]}"; do
 done
 
 echo "== building the store once (replicas only read it)"
-"$PY" -m evidence build
+"$PY" -m evidence build --if-stale
 ls -l data/evidence.duckdb
 
 UPSTREAMS=""

@@ -8,11 +8,12 @@ mixed-effects model ``y_i = x_i' beta + u_i + e_i`` of metafor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _distributions as dist
+from ._results import result_dict
 from ._validation import check_effects, format_positions
 from .pooling import PooledEstimate, check_options, estimate_from_batch, fit_batch
 from .tau2 import Batch, scalar_likelihood_root, scalar_solve
@@ -20,16 +21,6 @@ from .tau2 import Batch, scalar_likelihood_root, scalar_solve
 __all__ = ["SubgroupAnalysis", "MetaRegression", "subgroups", "meta_regression"]
 
 
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return [_plain(x) for x in value]
-    if isinstance(value, PooledEstimate):
-        return value.to_dict()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 @dataclass(frozen=True)
@@ -72,7 +63,7 @@ class SubgroupAnalysis:
     k: int
 
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return result_dict(self)
 
 
 def _group_labels(groups, k: int) -> tuple[list, np.ndarray]:
@@ -215,7 +206,7 @@ class MetaRegression:
     level: float
 
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return result_dict(self)
 
 
 class _Design:

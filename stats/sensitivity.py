@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from . import _distributions as dist
+from ._results import result_dict
 from ._validation import check_effects, check_same_length, format_positions
 from .pooling import PooledEstimate, check_options, estimate_from_batch, fit_batch
 from .tau2 import Batch
@@ -214,11 +215,7 @@ class Influence:
     k: int
 
     def to_dict(self) -> dict:
-        out = {}
-        for f in fields(self):
-            val = getattr(self, f.name)
-            out[f.name] = val.tolist() if isinstance(val, np.ndarray) else val
-        return out
+        return result_dict(self)
 
 
 def influence(yi, vi, *, method: str = "REML", hartung_knapp: bool = False,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from . import _distributions as dist
+from ._results import result_dict
 from ._validation import check_effects, check_level
 from .pooling import PooledEstimate, check_options, pool
 
@@ -16,12 +17,6 @@ __all__ = ["EggerTest", "TrimAndFill", "egger_test", "trim_and_fill"]
 SIDES = ("auto", "left", "right")
 
 
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, PooledEstimate):
-        return value.to_dict()
-    return value
 
 
 @dataclass(frozen=True)
@@ -171,7 +166,7 @@ class TrimAndFill:
     level: float
 
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return result_dict(self)
 
 
 def _auto_side(y, v, method) -> str:

@@ -47,6 +47,11 @@ __all__ = [
 #: generated with threshold = tol = 1e-12).
 REL_TOL = 1e-12
 ABS_TOL = 1e-15
+#: Iterates below this are set to 0: step halving towards a maximum on the
+#: boundary would otherwise take ~40 more steps to get there.
+BOUNDARY_SNAP = 1e-12
+#: Newton steps replace Fisher steps once a Fisher step moves tau2 by less than this fraction.
+POLISH = 0.05
 #: A Newton step smaller than this (relative) leaves an error of its square:
 #: quadratic convergence means the iteration can stop there.
 NEWTON_STOP = 1e-7
@@ -284,11 +289,13 @@ def solve_q(batch: Batch, target, q0=None, tau2_init=None) -> np.ndarray:
         hi = np.where(left, hi, np.minimum(hi, t))
         with np.errstate(divide="ignore", invalid="ignore"):
             new = t + q * (q - goal) / (goal * _moment(s2, mu, 2))
-        outside = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+        exact = q == goal
+        outside = ~exact & (~np.isfinite(new) | (new <= lo) | (new >= hi))
         if outside.any():
             bisect = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * lo + 1.0)
             new = np.where(outside, bisect, new)
-        done = _converged(new - t, new, newton=~outside) | (q == goal)
+        new = np.where(exact, t, new)
+        done = _converged(new - t, new, newton=~outside) | exact
         t = new
         if done.all():
             break
@@ -340,16 +347,17 @@ def scalar_likelihood_root(score: Callable[[float], tuple[float, float, float]],
     for _ in range(MAX_NEWTON + MAX_FISHER):
         sc, fisher, dscore = score(t)
         newton = t - sc / dscore if dscore < 0 else -1.0
-        use_newton = newton > 0
+        use_newton = dscore < 0 and bool(_near_root(t, sc / fisher, newton - t))
         new = newton if use_newton else t + sc / fisher
         if new < 0:
-            if score(0.0)[0] <= 0:
-                new = 0.0
-            else:
-                step = sc / fisher
-                while t + step < 0:
-                    step /= 2.0
-                new = t + step
+            step = sc / fisher
+            while t > 0 and t + step < 0:
+                step /= 2.0
+            new = t + step if t > 0 else 0.0
+        if new < BOUNDARY_SNAP:
+            new = 0.0
+            if t <= BOUNDARY_SNAP:
+                return 0.0
         change = abs(new - t)
         t = new
         if change <= REL_TOL * t + ABS_TOL or (use_newton and change <= NEWTON_STOP * t):
@@ -423,16 +431,29 @@ def _log_likelihood(batch: Batch, t: np.ndarray, reml: bool) -> np.ndarray:
     return ll
 
 
+def _near_root(t, fisher_step, newton_step):
+    """Whether to take the Newton step (where the log-likelihood is concave).
+
+    Newton when it is the shorter step (observed information above the
+    expected one: there Fisher steps overshoot and can oscillate, which is
+    when metafor's iteration fails to converge), or once Fisher scoring has
+    nearly settled. A longer Newton step far from a root can jump past it
+    into the basin of another maximum of a multimodal likelihood; the
+    shorter Fisher step keeps to the basin metafor's iteration ends in.
+    """
+    near = (np.abs(fisher_step) <= POLISH * t) & (np.abs(newton_step) <= 0.5 * t)
+    return near | (np.abs(newton_step) <= np.abs(fisher_step))
+
+
 def _likelihood_root(batch: Batch, tau2_init, reml: bool) -> np.ndarray:
     """Maximise the (restricted) likelihood over ``tau2 >= 0``.
 
     Fisher scoring as metafor (step ``score / information``), replaced by a
-    Newton step where the log-likelihood is locally concave and the Newton
-    step stays positive: near the root that converges quadratically, while
-    the Fisher steps keep to the basin metafor's iteration ends in when the
+    Newton step once close to a root where the log-likelihood is concave
+    (see :func:`_near_root`): Newton converges quadratically there, while the
+    Fisher steps keep to the basin metafor's iteration ends in when the
     likelihood has more than one maximum. A Fisher step that would cross 0
-    ends at 0 if the score there is negative (the boundary maximum metafor
-    approaches by step halving); otherwise it is halved as metafor does.
+    is halved until it does not, exactly as metafor does.
     """
     t = np.maximum(np.asarray(tau2_init, dtype=float), 0.0).copy()
     if batch.m == 1:
@@ -446,22 +467,22 @@ def _likelihood_root(batch: Batch, tau2_init, reml: bool) -> np.ndarray:
         fisher_step = score / fisher
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = ta - score / dscore
-        use_newton = (dscore < 0) & (newton > 0)
+        use_newton = (dscore < 0) & _near_root(ta, fisher_step, newton - ta)
         new = np.where(use_newton, newton, ta + fisher_step)
         crossing = np.flatnonzero(new < 0)
         if crossing.size:
-            rows = active[crossing]
-            at_zero = _score_parts(batch.subset(rows), np.zeros(rows.size), reml)[0]
-            new[crossing] = 0.0
-            climb = at_zero > 0  # the score is positive at 0, so a root lies in (0, t): halve as metafor
-            if climb.any():
-                step = fisher_step[crossing][climb]
-                base = ta[crossing][climb]
-                while np.any(base + step < 0):
-                    step = np.where(base + step < 0, step / 2.0, step)
-                new[crossing[climb]] = base + step
+            # A step that would cross 0 is halved until it does not, as metafor does
+            # (from tau2 = 0 itself that leaves tau2 at 0).
+            step = fisher_step[crossing]
+            base = ta[crossing]
+            while np.any((base + step < 0) & (base > 0)):
+                step = np.where(base + step < 0, step / 2.0, step)
+            new[crossing] = np.where(base > 0, base + step, 0.0)
+        # Halving approaches a boundary maximum geometrically; finish it (metafor stops
+        # once a step is below its threshold, a few 1e-12 above 0).
+        new = np.where(new < BOUNDARY_SNAP, 0.0, new)
         new = np.where(np.isfinite(new), new, ta)
-        done = _converged(new - ta, new, newton=use_newton & (new > 0))
+        done = _converged(new - ta, new, newton=use_newton & (new > 0)) | ((new == 0) & (ta <= BOUNDARY_SNAP))
         t[active] = new
         if done.all():
             break

@@ -210,3 +210,66 @@ def test_each_rerun_logs_page_and_server_time(perf_lines):
     run_app({"outcome": OUTCOME})
     assert perf_lines and perf_lines[-1].startswith("page=Explore server_ms=")
     assert float(perf_lines[-1].split("server_ms=")[1]) > 0
+
+
+def _outcome_with(measure: str, k_max: int) -> str:
+    """An outcome of the shipped data analysed on ``measure`` with at most ``k_max`` trials."""
+    from evidence import analyse
+
+    for outcome, n in sorted(_counts("outcome", FilterSpec()).items()):
+        try:
+            a = analyse(FilterSpec(outcome=outcome))
+        except Exception:
+            continue
+        if a.effect_measure == measure and 2 <= a.k <= k_max:
+            return outcome
+    raise AssertionError(f"no outcome analysed as {measure} with 2-{k_max} trials")
+
+
+@pytest.mark.parametrize("path", list(PAGES.values()), ids=list(PAGES))
+def test_every_page_handles_a_small_ratio_analysis(path):
+    outcome = _outcome_with("logRR", 4)
+    at = run_app({"outcome": outcome}, page=path)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("path", list(PAGES.values()), ids=list(PAGES))
+def test_every_page_handles_k0(path):
+    field, value = _empty_filter()
+    at = run_app({"outcome": OUTCOME, field: value}, page=path)
+    assert not at.exception, [e.value for e in at.exception]
+    if path not in ("pages/data.py", "pages/about.py"):
+        assert any("k = 0" in w.value for w in at.warning)
+
+
+def test_ratio_metrics_are_on_the_ratio_scale():
+    outcome = _outcome_with("logRR", 50)
+    at = run_app({"outcome": outcome})
+    _assert_metrics(at, _expected(FilterSpec(outcome=outcome)))
+
+
+def test_user_text_is_made_inert_for_markdown():
+    from pages._shared import md_escape
+
+    raw = "![img](http://example.org/x.png) [link](http://e) *bold* <b>tag</b> O_Brien 2019"
+    escaped = md_escape(raw)
+    # Every Markdown control character is backslash-escaped, so nothing becomes a link, image or emphasis.
+    for ch in "![]()*<>_":
+        assert f"\\{ch}" in escaped
+    assert escaped.replace("\\", "") == raw
+
+
+def test_a_vs_b_compares_two_pinned_filter_sets():
+    from evidence.analysis import compare_specs
+
+    field_a, value_a = _filter_with(3, 1000)
+    spec_a = FilterSpec(outcome=OUTCOME, **{field_a: (value_a,)})
+    spec_b = FilterSpec(outcome=OUTCOME, exclude_studies=tuple(effects(spec_a)["study_id"]))
+    at = run_app({"outcome": OUTCOME}, page=PAGES["Subgroups & moderators"],
+                 state={"pin_A": spec_a, "pin_B": spec_b})
+    assert not at.exception, [e.value for e in at.exception]
+    expected = compare_specs(spec_a, spec_b)
+    assert metric(at, "Difference (A − B)") == f"{expected.difference:.2f}"
+    assert metric(at, "Test of the difference") == (f"p = {expected.p_value:.3f}" if expected.p_value >= 0.001
+                                                    else "p < 0.001")

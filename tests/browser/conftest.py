@@ -34,6 +34,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so the ``app`` fixture can screenshot a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -119,8 +127,11 @@ def screenshot_dir() -> Path:
 
 
 @pytest.fixture
-def app(browser, app_server, screenshot_dir):
-    """A fresh browser context (own cookies, own Streamlit session) on the test server."""
+def app(request, browser, app_server, screenshot_dir):
+    """A fresh browser context (own cookies, own Streamlit session) on the test server.
+
+    When the test fails, the page as it was is saved as ``artifacts/screenshots/FAILED-<test>.png``.
+    """
     url, log_path = app_server
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.add_init_script(PROBE_JS)
@@ -129,4 +140,11 @@ def app(browser, app_server, screenshot_dir):
     try:
         yield ui
     finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            name = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
+            try:
+                page.screenshot(path=str(screenshot_dir / f"FAILED-{name}.png"))
+            except Exception:  # a crashed page cannot be photographed; the failure is reported anyway
+                pass
         context.close()

@@ -26,6 +26,11 @@ CHROMIUM: str = _loadtest.CHROMIUM
 CHROMIUM_ARGS: list[str] = _loadtest.CHROMIUM_ARGS
 PROBE_JS: str = _loadtest.PROBE_JS
 SETTLED_JS: str = _loadtest.SETTLED_JS
+QUIET_JS: str = _loadtest.QUIET_JS
+EXPANDED_JS: str = _loadtest.EXPANDED_JS
+PERF_LINE = _loadtest.PERF_LINE
+#: Milliseconds without any DOM change that count as "finished painting".
+QUIET_MS = 300
 
 #: Seconds to wait for one run to settle; a cold first page load computes and caches everything.
 SETTLE_TIMEOUT_S = 60
@@ -58,6 +63,8 @@ class AppPage:
         self.screenshot_dir = screenshot_dir
         self.dialogs: list[str] = []
         self.page_errors: list[str] = []
+        self.requests: list[str] = []   # every URL the page asked for (hostile-link checks)
+        page.on("request", lambda request: self.requests.append(request.url))
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
 
@@ -83,14 +90,22 @@ class AppPage:
         url = f"{self.base_url}/{path.lstrip('/')}" + (f"?{query}" if query else "")
         self.page.goto(url, wait_until="domcontentloaded")
         self.settle(0)
-        # Widget code is fetched lazily on first use; wait for those fetches to finish too.
-        self.page.wait_for_load_state("networkidle")
+        # Charts and tables of a new page keep painting for seconds after the first run is applied
+        # (their code is fetched on first use): wait until no request is pending and nothing changes.
+        for _ in range(2):
+            self.page.wait_for_load_state("networkidle")
+            self.quiet()
+
+    def quiet(self, timeout_s: float = 20) -> None:
+        """Wait until the page has stopped changing for :data:`QUIET_MS`."""
+        self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
 
     def after(self, action) -> None:
         """Do ``action`` (a click) and wait for the rerun it causes to settle."""
         before = self.runs()
         action()
         self.settle(before)
+        self.quiet()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -99,8 +114,8 @@ class AppPage:
         pairs = self.page.eval_on_selector_all(
             '[data-testid="stMain"] [data-testid="stMetric"]',
             """els => els.map(e => [
-                (e.querySelector('[data-testid="stMetricLabel"]')?.innerText || '').trim(),
-                (e.querySelector('[data-testid="stMetricValue"]')?.innerText || '').trim()])""")
+                (e.querySelector('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]')?.textContent || '').trim(),
+                (e.querySelector('[data-testid="stMetricValue"]')?.textContent || '').trim()])""")
         found: dict[str, str] = {}
         for label, value in pairs:
             found.setdefault(label, value)
@@ -122,12 +137,34 @@ class AppPage:
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(urlsplit(self.page.url).query, keep_blank_values=True))
 
+    def nav_pages(self) -> list[tuple[str, str]]:
+        """(title, path) of every page the visible navigation links to, in order."""
+        links = self.page.eval_on_selector_all(
+            '[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]',
+            "els => els.map(e => [e.innerText, e.getAttribute('href')])")
+        pages = []
+        for text, href in links:
+            title = [line.strip() for line in text.splitlines() if line.strip()][-1]  # after the icon name
+            path = urlsplit(href).path.lstrip("/")
+            if (title, path) not in pages:
+                pages.append((title, path))
+        return pages
+
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def path_of(self, title_word: str) -> str:
+        """The URL path of the navigation page whose title contains ``title_word``."""
+        pages = self.nav_pages()
+        found = [path for title, path in pages if title_word.lower() in title.lower()]
+        assert found, f"no page titled like {title_word!r} in the navigation: {pages}"
+        return found[0]
+
     def assert_healthy(self) -> None:
-        """No exception box, no uncaught page error, no JavaScript dialog."""
+        """No exception box, no "Page not found" modal, no uncaught page error, no JavaScript dialog."""
         assert self.exceptions() == [], f"exception box on {self.page.url}: {self.exceptions()}"
+        modals = self.page.locator('[role="dialog"]').filter(has_text="Page not found")
+        assert modals.count() == 0, f"'Page not found' on {self.page.url}"
         assert self.page_errors == [], f"uncaught page errors on {self.page.url}: {self.page_errors}"
         assert self.dialogs == [], f"page opened dialogs (script ran?): {self.dialogs}"
 
@@ -145,13 +182,30 @@ class AppPage:
         """Click ``label``'s dropdown open and click the option whose text starts with ``option``."""
         widget = self.sidebar_widget(label)
         multi = widget.get_attribute("data-testid") == "stMultiSelect"
-        widget.get_by_role("combobox").click()
-        choice = self.page.locator('[role="listbox"] [role="option"]').filter(
+        listbox = self.open_dropdown(widget.get_by_role("combobox"))
+        choice = self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
             has_text=re.compile(r"^\s*" + re.escape(option)))
         choice.first.wait_for()
         self.after(choice.first.click)
         if multi:
             self.page.keyboard.press("Escape")
+
+    def open_dropdown(self, box) -> str:
+        """Open a combobox's list like a user (a click; the arrow key when the click only focused it).
+
+        Returns the id of the listbox it opened.
+        """
+        handle = box.element_handle()
+        box.click()
+        for key in ("ArrowDown", "Alt+ArrowDown", None):
+            try:
+                self.page.wait_for_function(EXPANDED_JS, arg=handle, timeout=1500, polling=20)
+                break
+            except Exception:
+                if key is None:
+                    raise
+                box.press(key)
+        return box.get_attribute("aria-controls")
 
     def selected(self, label: str) -> list[str]:
         """Texts of the chosen tags of a sidebar multiselect."""

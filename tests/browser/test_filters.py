@@ -75,7 +75,7 @@ def population_choice():
 
 def test_clicking_filters_updates_the_metrics(app, population_choice):
     value, label = population_choice
-    app.open("explore")
+    app.open("")
     app.assert_healthy()
     spec, method = spec_from_url(app)
     assert_page_shows(app, expected_numbers(spec, method))
@@ -102,7 +102,7 @@ def test_shared_link_restores_the_view(app, population_choice):
     value, label = population_choice
     spec = FilterSpec(outcome="depression", population=(value,))
     link = {**spec.to_query_params(), "method": "DL", "hk": "1"}
-    app.open("explore", link)
+    app.open("", link)
     app.assert_healthy()
     assert not [a for a in app.alerts() if "ignored" in a.lower()], app.alerts()
     assert_page_shows(app, expected_numbers(spec, "DL", hartung_knapp=True))

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,6 +31,7 @@ HOSTILE_LINKS = [
     ("img-onerror", {"outcome": "depression", "setting": "<img src=x onerror=alert(document.domain)>"}),
     ("markdown-js-link", {"outcome": "depression", "ps_mode": "[click me](javascript:alert(1))"}),
     ("markdown-image", {"outcome": "depression", "comparator": "![x](http://127.0.0.1:9/pwned.png)"}),
+    ("markdown-link", {"outcome": "depression", "ps_role": "[official update](https://example.org/pwned)"}),
     ("sql-exclude", {"outcome": "depression", "exclude_studies": "x'); DELETE FROM effects;--"}),
     ("bad-method-and-ranges", {"outcome": "depression", "method": "<svg onload=alert(1)>",
                                "year": "abc", "timepoint_months": "1,2,3", "hk": "maybe"}),
@@ -51,7 +53,7 @@ def default_view(browser, app_server, screenshot_dir):
     context.add_init_script(PROBE_JS)
     try:
         ui = AppPage(context.new_page(), url, log_path, screenshot_dir)
-        ui.open("explore")
+        ui.open("")
         ui.assert_healthy()
         return ui.metrics()
     finally:
@@ -59,17 +61,26 @@ def default_view(browser, app_server, screenshot_dir):
 
 
 def assert_no_injected_markup(app) -> None:
-    """Nothing from a link became live markup: no injected elements, no script: links, no dialogs."""
+    """Nothing from a link became live markup: no injected elements or links, no requests, no dialogs.
+
+    The notice quotes what it ignored; it must quote it as text. Rendered as Markdown, a crafted
+    link would make every visitor's browser fetch an address of the sender's choosing
+    (``![x](http://...)``) or show a clickable link of their choosing inside the dashboard.
+    """
     main = app.page.locator('[data-testid="stMain"]')
-    assert main.locator('img[src="x"], img[src*="pwned"], svg[onload], [onerror]').count() == 0
+    assert main.locator('img[src="x"], img[src*="pwned"], svg[onload], [onerror]').count() == 0, \
+        "link text was rendered as an image/markup"
+    assert main.locator('a[href*="pwned"]').count() == 0, "link text was rendered as a clickable link"
     assert app.page.locator('a[href^="javascript:" i]').count() == 0
+    fetched = [u for u in app.requests if "pwned" in urlsplit(u).path or urlsplit(u).netloc == "127.0.0.1:9"]
+    assert not fetched, f"link text made the page fetch {fetched}"
     assert app.page.evaluate("() => window.__pwned === undefined")
     assert app.dialogs == [], app.dialogs
 
 
 @pytest.mark.parametrize("params", [p for _, p in HOSTILE_LINKS], ids=[i for i, _ in HOSTILE_LINKS])
 def test_hostile_link_is_ignored_with_a_notice(app, default_view, params):
-    app.open("explore", params)
+    app.open("", params)
     app.assert_healthy()
     notices = [a for a in app.alerts() if NOTICE in a.lower()]
     assert notices, f"no visible notice for {params}; alerts: {app.alerts()}"
@@ -84,10 +95,15 @@ def test_hostile_link_is_ignored_with_a_notice(app, default_view, params):
 def test_hostile_link_on_every_page_shows_the_notice_not_an_exception(app):
     """The same bad link opened on each analysis page: notice, no exception, no script."""
     params = {"outcome": "depression", "population": "<script>alert(1)</script>", "method": "nope"}
-    for path in ("explore", "sensitivity", "subgroups", "small-study", "data"):
+    app.open("")
+    pages = app.nav_pages()
+    assert len(pages) >= 5, pages
+    for title, path in pages:
+        if title == "About":
+            continue  # the About page shows no analysis and need not repeat the notice
         app.open(path, params)
         app.assert_healthy()
-        assert any(NOTICE in a.lower() for a in app.alerts()), (path, app.alerts())
+        assert any(NOTICE in a.lower() for a in app.alerts()), (title, app.alerts())
         assert_no_injected_markup(app)
 
 
@@ -119,10 +135,10 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
     dataset = "browser-test-bad-sheet"
     hashes = shipped_csv_hashes()
 
-    app.open("explore")
+    app.open("")
     pooled_before = app.metric("Pooled effect")
 
-    app.open("data")
+    app.open(app.path_of("Data"))
     app.assert_healthy()
     app.page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": "bad_sheet.csv", "mimeType": "text/csv", "buffer": data}])
@@ -148,6 +164,6 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
 
     assert dataset not in ingest.list_datasets(), "a refused sheet was stored"
     assert shipped_csv_hashes() == hashes, "shipped data/*.csv changed"
-    app.open("explore")
+    app.open("")
     assert app.metric("Pooled effect") == pooled_before
     app.assert_healthy()

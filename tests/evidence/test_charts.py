@@ -280,3 +280,18 @@ def test_bubble_plot_line_from_coefficients(effects):
     assert min(xs) == pytest.approx(effects["timepoint_months"].min())
     assert max(xs) == pytest.approx(effects["timepoint_months"].max())
     assert all(r["fit"] == pytest.approx(0.1 + 0.02 * r["x"]) for r in line)
+
+
+def test_ratio_axis_always_labels_the_null(effects):
+    fit = stats.pool(effects["yi"] - 0.5, effects["vi"])
+    spec = charts.forest_plot(effects.assign(yi=effects["yi"] - 0.5), fit, effect_measure="logOR").to_dict()
+    values = [v["encoding"]["x"]["axis"]["values"] for v in _marks(spec)
+              if "axis" in v.get("encoding", {}).get("x", {}) and v["encoding"]["x"]["axis"]]
+    assert values and all(1.0 in vals for vals in values)
+
+
+def test_decorations_have_no_tooltips(effects, pooled):
+    spec = charts.forest_plot(effects, pooled).to_dict()
+    for view in _marks(spec):
+        if _mark_type(view) == "text" or (_mark_type(view) == "rule" and view["encoding"]["x"].get("field") == "x"):
+            assert view["encoding"].get("tooltip") in (None, {"value": None}), view

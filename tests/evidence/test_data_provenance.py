@@ -110,8 +110,10 @@ def test_derived_rows_carry_a_derivation_and_flagged_kinds_carry_the_flag():
 
 
 def test_verification_status_is_carried_from_the_second_read():
-    verification = {(v["file"], int(v["row_number"])): v["status"] for v in
-                    csv.DictReader(open(DATA / "raw" / "verification.csv", newline="", encoding="utf-8"))}
+    verification = {}
+    for path in sorted((DATA / "raw").glob("verification*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            verification.update({(v["file"], int(v["row_number"])): v["status"] for v in csv.DictReader(fh)})
     sources = {s["source_id"]: s for s in _read("sources.csv")}
     checked = 0
     for e in _read("effects.csv"):
@@ -122,7 +124,8 @@ def test_verification_status_is_carried_from_the_second_read():
         else:
             assert e["verification"] == ("corrected" if status.startswith("corrected") else status)
             checked += 1
-    assert checked >= 100
+    # 134 rows of the first pass and 62 of the 2026-11 pass point at rows that carry a number.
+    assert checked >= 160
 
 
 def test_every_effect_and_source_points_back_to_a_raw_row():

@@ -246,3 +246,34 @@ def test_sql_and_pandas_engines_agree_on_fixture(con, spec, multi_arm):
 def test_sql_and_pandas_engines_agree_on_shipped_data(shipped_con, outcome):
     spec = FilterSpec(outcome=outcome)
     _same(effect_set(spec, shipped_con, engine="sql"), effect_set(spec, shipped_con, engine="pandas"))
+
+
+@pytest.fixture(scope="module")
+def synthetic_con(tmp_path_factory):
+    import duckdb
+
+    from evidence import db, synthetic
+
+    path = synthetic.generate_synthetic_store(tmp_path_factory.mktemp("syn") / "syn.duckdb", n_effects=6000)
+    c = duckdb.connect(str(path), read_only=True)
+    assert db.metadata(c)["kind"] == "synthetic"
+    yield c
+    c.close()
+
+
+def test_synthetic_store_is_marked_and_never_listed(synthetic_con):
+    from evidence import db
+
+    studies = db.table("studies", synthetic_con)
+    assert studies["study_id"].str.startswith("SYN").all() and (studies["citation"].str.contains("SYNTHETIC")).all()
+    assert "synthetic" not in db.list_datasets()
+
+
+@pytest.mark.parametrize("spec", [FilterSpec(outcome="depression"), FilterSpec(outcome="hospitalised"),
+                                  FilterSpec(outcome="depression", ps_format=("group",), timepoint_months=(0, 12))],
+                         ids=["depression", "hospitalised", "group-0-12"])
+@pytest.mark.parametrize("multi_arm", ["one", "split"])
+def test_engines_agree_on_random_synthetic_rows(synthetic_con, spec, multi_arm):
+    """Thousands of random rows with ties, several follow-ups, measures and comparators per trial."""
+    _same(effect_set(spec, synthetic_con, engine="sql", multi_arm=multi_arm),
+          effect_set(spec, synthetic_con, engine="pandas", multi_arm=multi_arm))

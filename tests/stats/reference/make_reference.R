@@ -165,6 +165,18 @@ add <- function(kind, dataset, method, test, value) {
                          value = value)
 }
 
+# leave1out()/cumul() leave NA where a refit fails (metafor's Fisher scoring can oscillate at
+# threshold 1e-12); refit those subsets with fit_rma(), which retries with stepadj = 0.5.
+refill <- function(x, d, method, test, subsets) {
+  for (i in which(is.na(x$estimate))) {
+    f <- fit_rma(d, method, test, subset = subsets[[i]])
+    x$estimate[i] <- c(f$beta); x$se[i] <- f$se; x$ci.lb[i] <- f$ci.lb; x$ci.ub[i] <- f$ci.ub
+    x$pval[i] <- f$pval; x$Q[i] <- f$QE; x$Qp[i] <- f$QEp; x$I2[i] <- f$I2; x$H2[i] <- f$H2
+    if (!is.null(x$tau2)) x$tau2[i] <- f$tau2
+  }
+  x
+}
+
 series <- function(x) list(estimate = vec(x$estimate), se = vec(x$se), ci_low = vec(x$ci.lb),
                            ci_high = vec(x$ci.ub), p_value = vec(x$pval), q = vec(x$Q), q_p = vec(x$Qp),
                            tau2 = vec(x$tau2), i2 = vec(x$I2), h2 = vec(x$H2))
@@ -181,7 +193,8 @@ for (name in names(datasets)) {
       add("pool", name, method, test, safely(pooled_record(res)))
       if (is_input || k < 2) next
 
-      add("leave1out", name, method, test, safely(series(leave1out(res))))
+      add("leave1out", name, method, test, safely(series(refill(leave1out(res), d, method, test,
+                                                                  lapply(seq_len(k), function(i) -i)))))
       add("influence", name, method, test, safely({
         inf <- influence(res)
         list(rstudent = vec(inf$inf$rstudent), dffits = vec(inf$inf$dffits), cook_d = vec(inf$inf$cook.d),
@@ -190,8 +203,9 @@ for (name in names(datasets)) {
              is_influential = vec(inf$is.infl))
       }))
       add("cumul", name, method, test, safely({
-        cm <- cumul(res, order = d$order)
-        c(series(cm), list(order = vec(order(d$order) - 1L)))
+        ord <- order(d$order)
+        cm <- refill(cumul(res, order = d$order), d, method, test, lapply(seq_len(k), function(i) ord[seq_len(i)]))
+        c(series(cm), list(order = vec(ord - 1L)))
       }))
       add("subgroups", name, method, test, safely({
         labels <- unique(d$groups)
