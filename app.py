@@ -11,7 +11,7 @@ import streamlit as st
 from pages import _shared
 
 timer = _shared.PerfTimer()
-st.set_page_config(page_title="Peer-support evidence", page_icon=":material/diversity_3:", layout="wide")
+st.set_page_config(page_title="Peer-support evidence", page_icon="🤝", layout="wide")
 
 page = st.navigation(_shared.app_pages(), position="top")
 _shared.mark_entry()

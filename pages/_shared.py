@@ -84,6 +84,10 @@ class View:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$])")
+# Streamlit's GitHub-flavoured Markdown links bare "http://...", "www." and "a@b.org" after escapes are
+# resolved, so backslashes cannot stop it; an invisible word joiner inside the pattern does.
+_AUTOLINK_START = re.compile(r"(?i)(https?|ftp|www|mailto)(?=[:.])|(@)")
+_WORD_JOINER = "\u2060"
 
 
 def md_escape(text: object) -> str:
@@ -92,7 +96,8 @@ def md_escape(text: object) -> str:
     Streamlit renders ``st.markdown``/``st.warning`` text as Markdown (never HTML here); a study
     label from an imported sheet must not become a link or an image.
     """
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
+    return _AUTOLINK_START.sub(lambda m: m.group(0) + _WORD_JOINER, escaped)
 
 
 # ---------------------------------------------------------------------------
@@ -481,11 +486,12 @@ def show_url_notices() -> None:
     """Tell the user which parts of a shared link were not understood (visible, never silent)."""
     notices = st.session_state.get(KEY_NOTICES) or []
     if notices:
-        st.info("Some parts of the link were ignored:\n\n" + "\n".join(f"- {n}" for n in notices),
+        # The notices quote what the link said: escaped, so a crafted link cannot become markup.
+        st.info("Some parts of the link were ignored:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notices),
                 icon=":material/info:")
     link_version = st.session_state.get(KEY_LINK_VERSION)
     if link_version and link_version != dataset_version():
-        st.info(f"This link was made with dataset version {link_version}; you are seeing version "
+        st.info(f"This link was made with dataset version {md_escape(link_version)}; you are seeing version "
                 f"{dataset_version()}, so numbers may differ.", icon=":material/info:")
 
 

@@ -257,7 +257,10 @@ def test_user_text_is_made_inert_for_markdown():
     # Every Markdown control character is backslash-escaped, so nothing becomes a link, image or emphasis.
     for ch in "![]()*<>_":
         assert f"\\{ch}" in escaped
-    assert escaped.replace("\\", "") == raw
+    # Bare addresses are broken by an invisible word joiner (GFM links them even when escaped).
+    assert "http://" not in escaped and "http\u2060://" in escaped.replace("\\", "")
+    assert md_escape("mail me@example.org").count("@\u2060") == 1
+    assert escaped.replace("\\", "").replace("\u2060", "") == raw
 
 
 def test_a_vs_b_compares_two_pinned_filter_sets():
@@ -273,3 +276,13 @@ def test_a_vs_b_compares_two_pinned_filter_sets():
     assert metric(at, "Difference (A − B)") == f"{expected.difference:.2f}"
     assert metric(at, "Test of the difference") == (f"p = {expected.p_value:.3f}" if expected.p_value >= 0.001
                                                     else "p < 0.001")
+
+
+def test_hostile_link_values_are_quoted_as_inert_text():
+    at = run_app({"outcome": OUTCOME, "comparator": "![x](http://127.0.0.1:9/pwned.png)",
+                  "ps_role": "[official update](https://example.org/pwned)"})
+    notice = " ".join(i.value for i in at.info)
+    assert "ignored" in notice
+    assert "![x](" not in notice and "](https://" not in notice  # brackets and parentheses are escaped
+    assert "\\!\\[x\\]" in notice
+    _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME)))
