@@ -86,7 +86,7 @@ _MEASURE_NAMES = {
 #: Font sizes chosen so a chart projected on a wall stays legible.
 FONT = {"label": 14, "title": 15, "heading": 18, "text": 13}
 ROW_HEIGHT = 26
-PLOT_WIDTH = 420
+PLOT_WIDTH = 380
 
 _POOLED_KEY = "\u25c6 Pooled"  # internal row key; the displayed label is built per chart
 

@@ -52,7 +52,7 @@ ui.show_cautions(analysis, [w for w in words.certainty_warnings(pooled, effect_m
                                                                   ps_side=side)
                              if not w.startswith("Only ")])  # the analysis already warns about few studies
 
-plot_col, table_col = st.columns([5, 2], gap="medium")
+plot_col, table_col = st.columns([3, 1], gap="medium")
 with plot_col:
     st.subheader("Forest plot")
     build = lambda: charts.forest(analysis, title=f"{outcome_label} ({pooled.describe()})")  # noqa: E731
@@ -68,8 +68,9 @@ with table_col:
     st.caption("Tick a study to leave it out; everything recomputes and the link keeps the choice.")
     editor_key = f"exclude_editor_{st.session_state.get('_exclude_rev', 0)}"
     st.data_editor(
-        table[["Exclude", "Study", "Weight (%)"]], key=editor_key, hide_index=True, width="stretch",
-        disabled=["Study", "Weight (%)"],
+        # Weights are in the forest plot beside it; two columns keep the narrow panel readable.
+        table[["Exclude", "Study"]], key=editor_key, hide_index=True, width="stretch",
+        disabled=["Study"],
         column_config={"Exclude": st.column_config.CheckboxColumn("Exclude", help="Leave this study out",
                                                                    width="small")},
         on_change=_on_exclude_edit, args=(editor_key, ids),

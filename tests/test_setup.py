@@ -111,3 +111,30 @@ def test_every_requirement_is_pinned_to_one_version(path):
 def test_dev_requirements_include_the_runtime_ones():
     dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
     assert re.search(r"^-r requirements\.txt\s*$", dev, re.M)
+
+
+def test_readme_python_examples_run_and_match_the_stats_they_describe():
+    """The README's Python blocks are executed as written; their results are the package's own answers."""
+    import stats
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 2, "README lost its 'use the statistics from Python' examples"
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    res = namespace["res"]
+    assert res.k == 3 and res.method == "REML" and res.hartung_knapp
+    assert res.estimate == stats.pool(namespace["yi"], namespace["vi"], hartung_knapp=True).estimate
+    analysis = namespace["a"]
+    assert analysis.pooled is not None and analysis.pooled.k == len(analysis.effects)
+
+
+def test_readme_lists_every_url_parameter():
+    from evidence.filters import CATEGORICAL_FIELDS
+
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Links that restore the exact view", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    expected = {"outcome", *CATEGORICAL_FIELDS, "timepoint_months", "year", "exclude_studies", "dataset",
+                "include_flagged", "method", "hk", "moderator", "version"}
+    assert expected <= named, sorted(expected - named)
