@@ -21,7 +21,7 @@ import streamlit as st
 import stats
 from evidence import FilterSpec, NoMatchingStudies, analyse, db
 from evidence import analysis as analysis_mod
-from evidence import charts
+from evidence import charts, coverage
 from evidence import text as words
 from evidence.build import ensure_database
 from evidence.errors import EvidenceError, TooFewStudies
@@ -114,6 +114,16 @@ def connection():
 @st.cache_data(max_entries=8, show_spinner=False)
 def store_metadata() -> dict[str, str]:
     return db.metadata(connection())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _review_findings(outcome: str | None, key: str) -> pd.DataFrame:
+    return coverage.review_findings(outcome, connection())
+
+
+def review_findings(outcome: str | None) -> pd.DataFrame:
+    """Pooled results published reviews report for an outcome (cached per store version)."""
+    return _review_findings(outcome, _cache_key())
 
 
 def dataset_version() -> str:

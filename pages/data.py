@@ -1,78 +1,169 @@
-"""Data: download the template, upload a sheet as a separate dataset (row-by-row problem report), list datasets."""
+"""Data: the trials and their coverage, what published reviews found, and the import of a user's sheet
+(extraction template or the Metapsy standard) as a separate dataset with a row-by-row problem report."""
 
 import streamlit as st
 
-from evidence import InvalidSheet, ingest
+from evidence import InvalidSheet, coverage, ingest, metapsy
 from evidence.errors import EvidenceError
 from pages import _shared as ui
 
 ui.current_view()  # makes sure the run went through app.py (page config, sidebar)
 st.title("Data")
 ui.show_url_notices()
+st.caption(f"Shipped dataset version {ui.dataset_version()}: {ui.store_metadata().get('n_studies', '?')} trials, "
+           f"{ui.store_metadata().get('n_effects', '?')} effect rows, every number with its source and a verbatim "
+           "quote. Missing numbers are never filled in: trials without poolable numbers are listed, not dropped.")
 
-st.header("Add your own trials")
-st.markdown(
-    "Fill in the template (one row per study × comparison × outcome × follow-up, the same columns as the "
-    "shipped extraction) and upload it as CSV or XLSX. Every row is checked; if anything is wrong you get a "
-    "list naming the row and column, and nothing is stored. A valid sheet becomes its own dataset — the "
-    "shipped data are never changed. Pick it under **Dataset** in the sidebar.")
-st.download_button("Blank template (CSV)", data=ingest.blank_template_csv(), file_name="peer_support_template.csv",
-                   mime="text/csv", key="dl_template", on_click="ignore")
 
-with st.form("upload_form", clear_on_submit=False):
-    upload = st.file_uploader("Extraction sheet", type=["csv", "xlsx"], key="upload_sheet")
-    name = st.text_input("Dataset name", key="upload_name", max_chars=40,
-                         help="Lower-case letters, digits, '-' or '_' (e.g. my-trials).")
-    attribution = st.text_input("Who extracted these data (shown with the dataset)", key="upload_attr",
-                                max_chars=200)
-    replace_existing = st.checkbox("Replace a dataset of the same name", key="upload_replace")
-    submitted = st.form_submit_button("Check and import", type="primary")
+@st.cache_data(max_entries=4, show_spinner=False)
+def _overview(key: str):
+    return coverage.study_overview(ui.connection())
 
-if submitted:
-    if upload is None:
-        st.warning("Choose a CSV or XLSX file first.", icon=":material/warning:")
-    elif not name.strip():
-        st.warning("Give the dataset a name.", icon=":material/warning:")
-    else:
-        data = upload.getvalue()
-        with st.spinner("Checking every row…"):
-            report = ingest.validate_sheet(data, upload.name)
-        if not report.ok:
-            st.error(f"{len(report.problems)} problem(s) found; nothing was stored. Fix them and upload again.",
-                     icon=":material/block:")
-            frame = report.problems_frame()
-            st.dataframe(frame, hide_index=True, width="stretch")
-            ui.download_table(frame, "sheet_problems", "problems", "Problem report (CSV)")
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _coverage(key: str):
+    return coverage.coverage_table(ui.connection())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _reviews(key: str):
+    return coverage.review_findings(None, ui.connection())
+
+
+key = ui.dataset_version() + ui.store_metadata().get("content_hash", "")
+trials_tab, coverage_tab, reviews_tab, import_tab = st.tabs(
+    ["Trials", "Coverage", "What reviews found", "Add your own trials"])
+
+with trials_tab:
+    overview = _overview(key)
+    with_numbers = int((overview["Poolable numbers"] == "yes").sum())
+    st.markdown(f"**{len(overview)} trials**, {with_numbers} with numbers that can be pooled. Characteristics "
+                "follow White et al. (2020) where they coded the trial; *Flags* mark derived numbers and "
+                "borderline definitions of a peer.")
+    st.dataframe(overview, hide_index=True, width="stretch", height=480)
+    ui.download_table(overview, "trials", "trials", "Trials (CSV)")
+
+with coverage_tab:
+    st.markdown("Trials with poolable numbers, by population and outcome. Empty cells are questions the trial "
+                "evidence here cannot answer yet.")
+    st.dataframe(_coverage(key), hide_index=True, width="stretch")
+    ui.download_table(_coverage(key), "coverage", "coverage", "Coverage (CSV)")
+
+with reviews_tab:
+    st.markdown("Pooled results as published by systematic reviews, with their AMSTAR 2 rating where the 2024 "
+                "umbrella review (Cooper et al.) gave one — most were rated low or critically low. Reviews "
+                "differ in sign convention; each row says which way it runs.")
+    findings = _reviews(key)
+    st.dataframe(findings, hide_index=True, width="stretch", height=480,
+                 column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
+    ui.download_table(findings, "review_results", "review_results", "Review results (CSV)")
+
+
+def _show_problems(problems, title: str) -> None:
+    st.error(title, icon=":material/block:")
+    frame = ingest.SheetReport(tuple(problems), ()).problems_frame()
+    st.dataframe(frame, hide_index=True, width="stretch")
+    ui.download_table(frame, "sheet_problems", "problems", "Problem report (CSV)")
+
+
+with import_tab:
+    st.markdown(
+        "Fill in the template (one row per study × comparison × outcome × follow-up, the same columns as the "
+        "shipped extraction) and upload it as CSV or XLSX, or upload a file in the **Metapsy data standard** "
+        "(semicolon-separated, decimal commas). Every row is checked; if anything is wrong you get a list naming "
+        "the row and column, and nothing is stored. A valid sheet becomes its own dataset — the shipped data are "
+        "never changed. Pick it under **Dataset** in the sidebar.")
+    st.download_button("Blank template (CSV)", data=ingest.blank_template_csv(),
+                       file_name="peer_support_template.csv", mime="text/csv", key="dl_template", on_click="ignore")
+
+    with st.form("upload_form", clear_on_submit=False):
+        sheet_format = st.radio("Format", ["Extraction template", "Metapsy data standard"], horizontal=True,
+                                key="upload_format")
+        upload = st.file_uploader("Extraction sheet", type=["csv", "xlsx"], key="upload_sheet")
+        name = st.text_input("Dataset name", key="upload_name", max_chars=40,
+                             help="Lower-case letters, digits, '-' or '_' (e.g. my-trials).")
+        attribution = st.text_input("Who extracted these data (shown with the dataset)", key="upload_attr",
+                                    max_chars=200)
+        replace_existing = st.checkbox("Replace a dataset of the same name", key="upload_replace")
+        submitted = st.form_submit_button("Check and import", type="primary")
+
+    if submitted:
+        if upload is None:
+            st.warning("Choose a CSV or XLSX file first.", icon=":material/warning:")
+        elif not name.strip():
+            st.warning("Give the dataset a name.", icon=":material/warning:")
         else:
-            try:
-                with st.spinner("Importing…"):
-                    result = ingest.import_records(report, ingest.safe_dataset_name(name),
-                                                   source_file=upload.name, replace=replace_existing,
-                                                   attribution=attribution)
-            except InvalidSheet as exc:
-                st.error(f"{len(exc.problems)} problem(s) found; nothing was stored.", icon=":material/block:")
-                st.dataframe([{"row": p.row, "column": p.column, "message": p.message} for p in exc.problems],
-                             hide_index=True, width="stretch")
-            except EvidenceError as exc:
-                ui.render_error(exc)
+            data = upload.getvalue()
+            with st.spinner("Checking every row…"):
+                if sheet_format == "Metapsy data standard":
+                    report = metapsy.validate_metapsy(data, source_name=upload.name)
+                else:
+                    report = ingest.validate_sheet(data, upload.name)
+            if not report.ok:
+                _show_problems(report.problems, f"{len(report.problems)} problem(s) found; nothing was stored. "
+                                                "Fix them and upload again.")
             else:
-                st.cache_data.clear()  # new dataset: counts and analyses must be recomputed
-                st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect rows. "
-                           "Choose it under Dataset in the sidebar.", icon=":material/check_circle:")
-                if report.warnings:
-                    st.warning(f"{len(report.warnings)} warning(s): text kept as plain text.", icon=":material/warning:")
-                    st.dataframe(report.problems_frame(), hide_index=True, width="stretch")
+                try:
+                    with st.spinner("Importing…"):
+                        result = ingest.import_records(report, ingest.safe_dataset_name(name),
+                                                       source_file=upload.name, replace=replace_existing,
+                                                       attribution=attribution)
+                except InvalidSheet as exc:
+                    _show_problems(exc.problems, f"{len(exc.problems)} problem(s) found; nothing was stored.")
+                except EvidenceError as exc:
+                    ui.render_error(exc)
+                else:
+                    st.cache_data.clear()  # new dataset: counts and analyses must be recomputed
+                    st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect "
+                               "rows. Choose it under Dataset in the sidebar.", icon=":material/check_circle:")
+                    if report.warnings:
+                        st.warning(f"{len(report.warnings)} warning(s): text kept as plain text.",
+                                   icon=":material/warning:")
+                        st.dataframe(report.problems_frame(), hide_index=True, width="stretch")
 
-st.header("Datasets")
-rows = [{"dataset": "shipped", "version": ui.dataset_version(),
-         "studies": ui.store_metadata().get("n_studies", ""), "effect rows": ui.store_metadata().get("n_effects", ""),
-         "source file": "data/*.csv", "attribution": "shipped with the dashboard"}]
-for ds in ingest.list_datasets():
-    try:
-        info = ingest.dataset_info(ds)
-    except EvidenceError as exc:
-        info = {"source_file": f"unreadable: {exc}"}
-    rows.append({"dataset": ds, "version": info.get("imported_at", info.get("built_at", "")),
-                 "studies": info.get("n_studies", ""), "effect rows": info.get("n_effects", ""),
-                 "source file": info.get("source_file", ""), "attribution": info.get("attribution", "")})
-st.dataframe(rows, hide_index=True, width="stretch")
+    st.subheader("The Metapsy depression database")
+    st.markdown(f"The {metapsy.METAPSY_ATTRIBUTION} "
+                "ships with the dashboard as an example of the Metapsy standard. Importing it goes through the same "
+                "checks as your own sheet; it is not peer support, so it is never mixed into the shipped data. "
+                "Once imported, the trials it shares with the shipped data are cross-checked number by number.")
+    datasets = ingest.list_datasets()
+    if st.button("Import the Metapsy database as dataset 'metapsy-depression'", key="import_metapsy"):
+        try:
+            with st.spinner("Checking and importing 900+ rows…"):
+                result = metapsy.import_metapsy()
+        except InvalidSheet as exc:
+            _show_problems(exc.problems, f"{len(exc.problems)} problem(s) in the Metapsy file; nothing was stored.")
+        except FileNotFoundError as exc:
+            st.error(str(exc), icon=":material/block:")
+        except EvidenceError as exc:
+            ui.render_error(exc)
+        else:
+            st.cache_data.clear()
+            st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect rows.",
+                       icon=":material/check_circle:")
+            datasets = ingest.list_datasets()
+    if "metapsy-depression" in datasets:
+        try:
+            diffs = metapsy.disagreements("metapsy-depression", ui.connection())
+        except EvidenceError as exc:
+            ui.render_error(exc)
+        else:
+            st.markdown(f"**Cross-check with the shipped data:** {diffs['study_id'].nunique()} shared trial(s), "
+                        f"{len(diffs)} difference(s) or unmatched row(s).")
+            st.dataframe(diffs, hide_index=True, width="stretch")
+            ui.download_table(diffs, "metapsy_disagreements", "metapsy_diffs", "Cross-check (CSV)")
+
+    st.subheader("Datasets")
+    rows = [{"dataset": "shipped", "version": ui.dataset_version(),
+             "studies": ui.store_metadata().get("n_studies", ""),
+             "effect rows": ui.store_metadata().get("n_effects", ""),
+             "source file": "data/*.csv", "attribution": "shipped with the dashboard"}]
+    for ds in datasets:
+        try:
+            info = ingest.dataset_info(ds)
+        except EvidenceError as exc:
+            info = {"source_file": f"unreadable: {exc}"}
+        rows.append({"dataset": ds, "version": info.get("imported_at", info.get("built_at", "")),
+                     "studies": info.get("n_studies", ""), "effect rows": info.get("n_effects", ""),
+                     "source file": info.get("source_file", ""), "attribution": info.get("attribution", "")})
+    st.dataframe(rows, hide_index=True, width="stretch")

@@ -103,6 +103,13 @@ if len(analysis.excluded):
     with st.expander(f"{len(analysis.excluded)} matching result(s) not pooled, and why"):
         st.dataframe(analysis.excluded, hide_index=True, width="stretch")
         ui.download_table(analysis.excluded, "not_pooled", "excluded")
+reviews = ui.review_findings(view.spec.outcome)
+if len(reviews):
+    with st.expander(f"What {reviews['Review'].nunique()} published review(s) found for this outcome"):
+        st.caption("As printed by each review (sign conventions differ; each row says which way it runs), with its "
+                   "AMSTAR 2 rating where the 2024 umbrella review gave one. Trial sets differ from the one above.")
+        st.dataframe(reviews, hide_index=True, width="stretch",
+                     column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
 with st.expander("How one result per study is chosen"):
     st.markdown(analysis.selection_rule)
     st.markdown(analysis.orientation_rule)

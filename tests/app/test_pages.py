@@ -286,3 +286,27 @@ def test_hostile_link_values_are_quoted_as_inert_text():
     assert "![x](" not in notice and "](https://" not in notice  # brackets and parentheses are escaped
     assert "\\!\\[x\\]" in notice
     _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME)))
+
+
+def test_data_page_lists_every_trial_coverage_and_review_results():
+    from evidence import coverage
+
+    at = run_app({"outcome": OUTCOME}, page=PAGES["Data"])
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Trials", "Coverage", "What reviews found", "Add your own trials"]
+    frames = [d.value for d in at.dataframe]
+    overview = coverage.study_overview()
+    assert any(list(f.columns) == list(overview.columns) and len(f) == len(overview) for f in frames)
+    reviews = coverage.review_findings(None)
+    assert any("Estimate [95% CI]" in f.columns and len(f) == len(reviews) for f in frames)
+    assert [r.label for r in at.radio] == ["Format"] and at.radio[0].options == ["Extraction template",
+                                                                                "Metapsy data standard"]
+
+
+def test_explore_shows_what_published_reviews_found_for_the_outcome():
+    from evidence import coverage
+
+    at = run_app({"outcome": OUTCOME})
+    n_reviews = coverage.review_findings(OUTCOME)["Review"].nunique()
+    assert n_reviews > 0
+    assert any(e.label == f"What {n_reviews} published review(s) found for this outcome" for e in at.expander)

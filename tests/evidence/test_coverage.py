@@ -1,0 +1,78 @@
+"""evidence.coverage: the trial overview, the population x outcome coverage and the reviews' results,
+checked against the CSVs they are built from (an independent count, not the same code path)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from evidence import coverage, db
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def _csv(name: str) -> list[dict[str, str]]:
+    with open(DATA / name, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _usable(row: dict[str, str]) -> bool:
+    """Same rule as the effect_usability view, restated from the data model."""
+    has = lambda *cols: all(row[c] != "" for c in cols)  # noqa: E731
+    return (has("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or has("n_ps", "n_ctl", "events_ps", "events_ctl")
+            or has("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
+
+
+@pytest.fixture(scope="module")
+def con():
+    return db.shared_connection()
+
+
+def test_overview_has_one_row_per_trial_and_says_which_have_numbers(con):
+    overview = coverage.study_overview(con)
+    studies = _csv("studies.csv")
+    assert sorted(overview["study_id"]) == sorted(s["study_id"] for s in studies)
+    with_numbers = {e["study_id"] for e in _csv("effects.csv") if _usable(e)}
+    shown = dict(zip(overview["study_id"], overview["Poolable numbers"]))
+    assert {s for s, v in shown.items() if v == "yes"} == with_numbers
+    assert overview["Study"].map(lambda s: isinstance(s, str) and s != "").all()
+
+
+def test_coverage_counts_trials_per_population_and_outcome(con):
+    table = coverage.coverage_table(con).set_index("Population")
+    labels = {(v["field"], v["value"]): v["label"] for v in _csv("vocab.csv")}
+    population = {s["study_id"]: labels.get(("population", s["population"]), s["population"] or "not reported")
+                  for s in _csv("studies.csv")}
+    expected: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for e in _csv("effects.csv"):
+        if _usable(e):
+            expected[(population[e["study_id"]], labels[("outcome", e["outcome"])])].add(e["study_id"])
+    for (pop, outcome), ids in expected.items():
+        assert table.loc[pop, outcome] == len(ids), (pop, outcome)
+    outcome_columns = [c for c in table.columns if c not in ("Trials with numbers", "No poolable numbers")]
+    assert table.loc[[p for p in table.index if p != "All populations"], outcome_columns].to_numpy().sum() == \
+        sum(len(v) for v in expected.values())
+    assert table.loc["All populations", "Trials with numbers"] + table.loc["All populations", "No poolable numbers"] \
+        == len(population)
+    assert outcome_columns[-1] == labels[("outcome", "other")]  # the catch-all comes last
+
+
+def test_review_findings_keep_the_published_numbers_and_say_the_sign(con):
+    results = [r for r in _csv("review_results.csv") if r["outcome"] == "depression"]
+    found = coverage.review_findings("depression", con)
+    assert len(found) == len(results)
+    printed = set(found["Estimate [95% CI]"])
+    for r in results:
+        if r["estimate"] and r["ci_low"] and r["ci_high"]:
+            assert f"{float(r['estimate']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]" in printed
+    signs = set(found["Sign convention"])
+    assert signs <= set(coverage.SIGN_TEXT.values()) | {"not stated by the review"}
+    years = found["Review"].str.extract(r"(\d{4})$")[0].astype(float)
+    assert list(years) == sorted(years, reverse=True)
+
+
+def test_review_findings_for_an_outcome_no_review_pooled_is_empty(con):
+    assert coverage.review_findings("no such outcome", con).empty
