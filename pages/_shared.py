@@ -142,16 +142,23 @@ def vocab_table(_key: str) -> pd.DataFrame:
     return db.vocab_frame(connection())
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _vocab_lookup(key: str) -> dict[str, dict[str, str]]:
+    """Per field: value -> label, in list order. A shared read-only resource: every rerun asks for
+    these a dozen times, and copying a cached frame and filtering it each time cost more than the page."""
+    vt = vocab_table(key)
+    out: dict[str, dict[str, str]] = {}
+    for field, value, label in zip(vt["field"].astype(str), vt["value"].astype(str), vt["label"]):
+        out.setdefault(field, {})[value] = str(label) if isinstance(label, str) and label.strip() else value
+    return out
+
+
 def choices(field: str) -> list[str]:
-    vt = vocab_table(_cache_key())
-    return vt.loc[vt["field"] == field, "value"].astype(str).tolist()
+    return list(_vocab_lookup(_cache_key()).get(field, {}))
 
 
 def labels(field: str) -> dict[str, str]:
-    vt = vocab_table(_cache_key())
-    sub = vt[vt["field"] == field]
-    return {str(v): (str(lab) if isinstance(lab, str) and lab.strip() else str(v))
-            for v, lab in zip(sub["value"], sub["label"])}
+    return dict(_vocab_lookup(_cache_key()).get(field, {}))
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -657,9 +664,13 @@ def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV")
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _chart_spec(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> dict:
-    """A chart's Vega-Lite dict, built once per chart and inputs (building and validating is slow)."""
+    """A chart's Vega-Lite dict, built once per chart and inputs (building and validating is slow).
+
+    ``_build`` returns an Altair chart, or the dict itself where a fast builder exists (the forest plot).
+    """
+    chart = _build()
     # Validated against the Vega-Lite schema in the chart tests; skipped here to keep reruns fast.
-    return _build().to_dict(validate=False)
+    return chart if isinstance(chart, dict) else chart.to_dict(validate=False)
 
 
 def view_inputs(view: View, *extra: Any) -> tuple:
@@ -670,7 +681,7 @@ def view_inputs(view: View, *extra: Any) -> tuple:
 def show_chart(build: Callable[[], Any], name: str, key: str, inputs: tuple) -> None:
     """Render a chart and its PNG/SVG downloads.
 
-    ``build`` makes the Altair chart; ``inputs`` must identify everything the chart depends on
+    ``build`` makes the Altair chart (or its Vega-Lite dict); ``inputs`` must identify everything the chart depends on
     (see :func:`view_inputs`), so a changed filter can never show a stale figure.
     """
     spec = _chart_spec(key, inputs, build)

@@ -39,7 +39,7 @@ if analysis.k == 1:
     c1, c2, _ = st.columns([1, 1, 5])
     c1.metric("Studies (k)", "1")
     c2.metric("Participants", f"{analysis.participants:,}")
-    build = lambda: charts.forest_plot(analysis.effects, None, effect_measure=analysis.effect_measure, ps_side=side,
+    build = lambda: charts.forest_plot_spec(analysis.effects, None, effect_measure=analysis.effect_measure, ps_side=side,
                                level=analysis.level, title=outcome_label)
     ui.show_chart(build, "forest_single_study", "forest", ui.view_inputs(view, "single"))
     st.stop()
@@ -55,7 +55,7 @@ ui.show_cautions(analysis, [w for w in words.certainty_warnings(pooled, effect_m
 plot_col, table_col = st.columns([3, 1], gap="medium")
 with plot_col:
     st.subheader("Forest plot")
-    build = lambda: charts.forest(analysis, title=f"{outcome_label} ({pooled.describe()})")  # noqa: E731
+    build = lambda: charts.forest_spec(analysis, title=f"{outcome_label} ({pooled.describe()})")  # noqa: E731
     with st.spinner("Drawing…"):
         ui.show_chart(build, f"forest_{view.spec.outcome}", "forest", ui.view_inputs(view))
     st.caption("Squares: each study's effect, area proportional to its weight, colour = risk of bias. "

@@ -295,3 +295,34 @@ def test_decorations_have_no_tooltips(effects, pooled):
     for view in _marks(spec):
         if _mark_type(view) == "text" or (_mark_type(view) == "rule" and view["encoding"]["x"].get("field") == "x"):
             assert view["encoding"].get("tooltip") in (None, {"value": None}), view
+
+
+def _same_up_to_data_name(a: dict, b: dict) -> bool:
+    """Specs equal once the inline data sets are keyed by their content (names are content hashes)."""
+    def keyed(spec: dict) -> str:
+        text = json.dumps(spec, sort_keys=True)
+        for name, values in spec.get("datasets", {}).items():
+            text = text.replace(json.dumps(name), json.dumps(json.dumps(values, sort_keys=True)))
+        return json.dumps(json.loads(text), sort_keys=True)  # re-sorted: the new keys order differently
+    return keyed(a) == keyed(b)
+
+
+@pytest.mark.parametrize("measure,side", [("SMD", "right"), ("SMD", "left"), ("logRR", "left"), ("logOR", "right")])
+@pytest.mark.parametrize("method", ["REML", "FE"])
+@pytest.mark.parametrize("title", [None, 'Depression "quoted" <b>, k = 8</b>'])
+def test_fast_forest_spec_equals_the_altair_built_one(effects, measure, side, method, title):
+    """forest_plot_spec swaps each view's values into a cached template; it must build exactly the same plot."""
+    fit = stats.pool(effects["yi"], effects["vi"], method=method)
+    for pooled in (fit, None):
+        for rows in (effects, effects.iloc[:1], effects.assign(yi=effects["yi"] * 3)):
+            kwargs = dict(effect_measure=measure, ps_side=side, title=title)
+            slow = charts.forest_plot(rows, pooled, **kwargs).to_dict(validate=False)
+            fast = charts.forest_plot_spec(rows, pooled, **kwargs)
+            assert _same_up_to_data_name(slow, fast), (measure, side, method, title, len(rows), pooled is None)
+
+
+def test_fast_forest_spec_carries_hostile_labels_as_data(effects, pooled):
+    hostile = effects.assign(label=['"}]}, {"mark": "x', "__ORDER__", "__PLABEL__", "a\\b", "\u2028", "'", "<i>", "x"])
+    fast = charts.forest_plot_spec(hostile, pooled, title="__TITLE__")
+    slow = charts.forest_plot(hostile, pooled, title="__TITLE__").to_dict(validate=False)
+    assert _same_up_to_data_name(slow, fast)
