@@ -135,9 +135,18 @@ def _culprit(spec: FilterSpec, con, uploads_dir) -> tuple[str | None, list[tuple
     return "usable numbers", counts
 
 
+#: Outcome values that collect unrelated measures; a pooled number across them answers no question.
+CATCH_ALL_OUTCOMES = frozenset({"other"})
+
+
 def _warnings_for(es_frame: pd.DataFrame, k: int, hartung_knapp: bool, scale_note: str,
-                  dataset: str) -> list[str]:
+                  dataset: str, outcome: str | None = None) -> list[str]:
     out: list[str] = []
+    if outcome in CATCH_ALL_OUTCOMES:
+        measures = es_frame["measure"].astype("string").fillna("").str.lower().nunique() if "measure" in es_frame else k
+        out.append(f"'Other outcome' collects unrelated measures ({measures} different ones here, e.g. viral load, "
+                   "blood pressure, service use): the pooled effect mixes them and should not be quoted. Read the "
+                   "studies one by one.")
     if k == 1:
         out.append("Only one study: nothing is pooled; the result is that study's own estimate "
                    "and no heterogeneity can be estimated.")
@@ -208,7 +217,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
         raise NoMatchingStudies(culprit, counts, spec.describe(0))
     pooled = _pool(es.effects["yi"], es.effects["vi"], method=method, hartung_knapp=hartung_knapp,
                    level=level)
-    warn = _warnings_for(es.effects, k, hartung_knapp, es.scale_note, spec.dataset)
+    warn = _warnings_for(es.effects, k, hartung_knapp, es.scale_note, spec.dataset, spec.outcome)
     return Analysis(spec=spec, effects=es.effects, excluded=es.excluded, pooled=pooled,
                     effect_measure=es.effect_measure, favours=es.favours,
                     description=spec.describe(k), scale_note=es.scale_note, warnings=tuple(warn),

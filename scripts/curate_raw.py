@@ -790,9 +790,16 @@ def usable(e: dict[str, str]) -> bool:
             or have("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
 
 
+def poolable(e: dict[str, str], study_flags: dict[str, str]) -> bool:
+    """Usable, and neither the row nor its study is flagged not-poolable (what the analyses pool)."""
+    flags = set((e.get("flags") or "").split(";")) | set((study_flags.get(e["study_id"]) or "").split(";"))
+    return usable(e) and "not-poolable" not in flags
+
+
 def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
     """The counts stated in data/CHANGELOG.md, computed from the shipped CSVs."""
     studies, effects = read_csv(data_dir / "studies.csv"), read_csv(data_dir / "effects.csv")
+    study_flags = {s["study_id"]: s["flags"] for s in studies}
     counts = {
         "studies": len(studies),
         "effects rows": len(effects),
@@ -802,6 +809,8 @@ def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
         "characteristics-only studies": sum("characteristics-only" in s["flags"].split(";") for s in studies),
         "studies in White 2020": sum(s["in_white2020"] == "yes" for s in studies),
         "studies with a usable effect": len({e["study_id"] for e in effects if usable(e)}),
+        "studies with a poolable effect (usable, not flagged not-poolable)": len(
+            {e["study_id"] for e in effects if poolable(e, study_flags)}),
         "effects rows with arm-level data": sum(
             bool(e["mean_ps"] and e["sd_ps"] and e["mean_ctl"] and e["sd_ctl"] and e["n_ps"] and e["n_ctl"])
             or bool(e["events_ps"] and e["events_ctl"] and e["n_ps"] and e["n_ctl"]) for e in effects),
@@ -810,10 +819,10 @@ def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
     }
     by_outcome: dict[str, set[str]] = defaultdict(set)
     for e in effects:
-        if usable(e):
+        if poolable(e, study_flags):
             by_outcome[e["outcome"]].add(e["study_id"])
     for outcome in sorted(by_outcome, key=lambda o: (-len(by_outcome[o]), o)):
-        counts[f"studies with a usable effect: {outcome}"] = len(by_outcome[outcome])
+        counts[f"studies with a poolable effect: {outcome}"] = len(by_outcome[outcome])
     return counts
 
 

@@ -173,3 +173,12 @@ def test_small_study_notes(con):
 def test_too_few_for_leave_one_out(con):
     with pytest.raises(TooFewStudies, match="Leave-one-out needs at least 2 studies; this analysis has 1"):
         leave_one_out_table(analyse(FilterSpec(outcome="quality of life"), con=con))
+
+
+def test_catch_all_outcome_warns_that_its_pooled_effect_mixes_unrelated_measures():
+    from evidence import FilterSpec, analyse
+
+    other = analyse(FilterSpec(outcome="other"))
+    assert other.warnings[0].startswith("'Other outcome' collects unrelated measures")
+    depression = analyse(FilterSpec(outcome="depression"))
+    assert not any("collects unrelated measures" in w for w in depression.warnings)
