@@ -20,6 +20,7 @@ from .effect_sizes import (
     log_risk_ratio,
     mean_difference,
     smd,
+    smd_from_mean_difference_ci,
 )
 from .pooling import POOLED_FIELDS, PooledEstimate, pool
 from .moderators import MetaRegression, SubgroupAnalysis, meta_regression, subgroups
@@ -37,6 +38,7 @@ __all__ = [
     "log_risk_ratio",
     "log_odds_ratio",
     "from_confidence_interval",
+    "smd_from_mean_difference_ci",
     "log_odds_ratio_to_smd",
     "hedges_correction",
     "drop_missing",

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln, ndtri
+from scipy.special import gammaln, ndtri, stdtrit
 
 from ._validation import broadcast_vectors, check_level, check_nonnegative, format_positions
 
@@ -387,6 +387,17 @@ def from_confidence_interval(estimate, ci_low, ci_high, ratio: bool = False, lev
         raise ValueError(f"ratio must be True or False, got {ratio!r}")
     est, lo, hi = broadcast_vectors([estimate, ci_low, ci_high], ["estimate", "ci_low", "ci_high"])
     reasons = _missing(est, lo, hi)
+    _check_interval(est, lo, hi, ratio)
+    if ratio:
+        est, lo, hi = np.log(est), np.log(lo), np.log(hi)
+    z = float(ndtri(0.5 + lev / 2.0))
+    yi = est.astype(float, copy=True)
+    vi = ((hi - lo) / (2.0 * z)) ** 2
+    return _finish(yi, vi, reasons, "from_confidence_interval")
+
+
+def _check_interval(est: np.ndarray, lo: np.ndarray, hi: np.ndarray, ratio: bool = False) -> None:
+    """Finite values, ``ci_low < ci_high`` and the estimate inside its interval (positive for ratios)."""
     for arr, name in ((est, "estimate"), (lo, "ci_low"), (hi, "ci_high")):
         bad = np.flatnonzero(np.isinf(arr))
         if bad.size:
@@ -400,12 +411,62 @@ def from_confidence_interval(estimate, ci_low, ci_high, ratio: bool = False, lev
         raise ValueError(f"ci_low must be below ci_high; violated at positions {format_positions(inverted)}")
     if outside.size:
         raise ValueError(f"estimate lies outside [ci_low, ci_high] at positions {format_positions(outside)}")
-    if ratio:
-        est, lo, hi = np.log(est), np.log(lo), np.log(hi)
-    z = float(ndtri(0.5 + lev / 2.0))
-    yi = est.astype(float, copy=True)
-    vi = ((hi - lo) / (2.0 * z)) ** 2
-    return _finish(yi, vi, reasons, "from_confidence_interval")
+
+
+def smd_from_mean_difference_ci(md, ci_low, ci_high, n1, n2, level: float = 0.95) -> EffectSizes:
+    """Hedges' g from a reported mean difference, its confidence interval and the two group sizes.
+
+    Parameters
+    ----------
+    md, ci_low, ci_high : array_like
+        Mean difference (group 1 minus group 2, group 1 = peer support) and its CI bounds.
+    n1, n2 : array_like
+        Group sizes the difference was computed from.
+    level : float, default 0.95
+        Confidence level of the reported interval.
+
+    Returns
+    -------
+    EffectSizes
+        ``yi = J(m) md / s`` and ``vi = 1/n1 + 1/n2 + yi**2 / (2 (n1 + n2))`` as :func:`smd`, where
+        ``s = se / sqrt(1/n1 + 1/n2)`` is the pooled SD implied by ``se = (ci_high - ci_low) /
+        (2 t)``, with ``t`` the t quantile at ``(1 + level) / 2`` on ``m = n1 + n2 - 2`` degrees of
+        freedom.
+
+    Raises
+    ------
+    ValueError
+        As :func:`from_confidence_interval` for the interval; non-positive group sizes or
+        ``n1 + n2 <= 2``.
+
+    Notes
+    -----
+    Cochrane Handbook v6.4, section 6.5.2.3 (SDs from the CI of a difference in means, with the t
+    distribution on n1 + n2 - 2 degrees of freedom for small samples). It assumes the interval came
+    from a pooled-variance t or z interval; for an adjusted difference (ANCOVA) the SD is that of the
+    residuals, so g is on a slightly different scale. Arm data, when reported, are better.
+    """
+    lev = check_level(level)
+    est, lo, hi, n1, n2 = broadcast_vectors([md, ci_low, ci_high, n1, n2], ["md", "ci_low", "ci_high", "n1", "n2"])
+    reasons = _missing(est, lo, hi, n1, n2)
+    _check_interval(est, lo, hi)
+    check_nonnegative(n1, "n1", strict=True)
+    check_nonnegative(n2, "n2", strict=True)
+    df = n1 + n2 - 2.0
+    with np.errstate(invalid="ignore"):
+        bad_df = np.flatnonzero(df <= 0)
+    if bad_df.size:
+        raise ValueError(f"n1 + n2 must exceed 2 for a pooled SD; invalid at positions {format_positions(bad_df)}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = _t_quantile(0.5 + lev / 2.0, df)
+        sd = (hi - lo) / (2.0 * t) / np.sqrt(1.0 / n1 + 1.0 / n2)
+        yi = hedges_correction(df) * est / sd
+        vi = 1.0 / n1 + 1.0 / n2 + yi**2 / (2.0 * (n1 + n2))
+    return _finish(yi, vi, reasons, "smd_from_mean_difference_ci")
+
+
+def _t_quantile(p: float, df: np.ndarray) -> np.ndarray:
+    return stdtrit(np.where(np.isnan(df), 1.0, df), p)
 
 
 def log_odds_ratio_to_smd(yi, vi) -> EffectSizes:

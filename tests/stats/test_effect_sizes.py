@@ -148,3 +148,48 @@ def test_chinn_factors():
 def test_scalars_broadcast_against_vectors():
     yi, vi = stats.smd([10.0, 11.0], 2.0, 20, 12.0, 2.0, 20)
     assert yi.shape == vi.shape == (2,)
+
+
+def _t_interval_of_md(c, level=0.95):
+    """The pooled-variance t interval of m1 - m2, as a trial report would print it (independent of stats)."""
+    from scipy import stats as sps
+
+    m1, sd1, n1 = (np.asarray(c[k], float) for k in ("m1", "sd1", "n1"))
+    m2, sd2, n2 = (np.asarray(c[k], float) for k in ("m2", "sd2", "n2"))
+    sp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
+    half = sps.t.ppf(0.5 + level / 2, n1 + n2 - 2) * sp * np.sqrt(1 / n1 + 1 / n2)
+    return m1 - m2, m1 - m2 - half, m1 - m2 + half, n1, n2
+
+
+@pytest.mark.parametrize("level", [0.95, 0.9])
+def test_smd_from_md_ci_recovers_escalc_smd_from_the_printed_interval(level):
+    """Cochrane Handbook 6.5.2.3: the SD implied by a t interval of the difference gives back escalc's g."""
+    c = ES["continuous"]
+    md, lo, hi, n1, n2 = _t_interval_of_md(c, level)
+    keep = np.isfinite(md) & (hi > lo)
+    yi, vi = stats.smd_from_mean_difference_ci(md[keep], lo[keep], hi[keep], n1[keep], n2[keep], level=level)
+    assert_close(yi, np.asarray(c["smd_yi"], float)[keep], rel=1e-9, what="g from MD and CI")
+    assert_close(vi, np.asarray(c["smd_vi"], float)[keep], rel=1e-9, what="vi from MD and CI")
+
+
+def test_smd_from_md_ci_known_answer():
+    # MD -2.5 with 95% CI (-4.9, -0.1), n = 30 and 28: se = 4.8 / (2 t_56), s = se / sqrt(1/30 + 1/28).
+    t56 = 2.0032407188469383  # qt(0.975, 56)
+    s = 4.8 / (2 * t56) / math.sqrt(1 / 30 + 1 / 28)
+    j = math.exp(math.lgamma(28) - 0.5 * math.log(28) - math.lgamma(27.5))
+    yi, vi = stats.smd_from_mean_difference_ci(-2.5, -4.9, -0.1, 30, 28)
+    assert yi[0] == pytest.approx(j * -2.5 / s, rel=1e-12)
+    assert vi[0] == pytest.approx(1 / 30 + 1 / 28 + (j * -2.5 / s) ** 2 / 116, rel=1e-12)
+
+
+def test_smd_from_md_ci_rejects_bad_input_by_position_and_blanks_missing():
+    with pytest.raises(ValueError, match=r"ci_low must be below ci_high; violated at positions \[1\]"):
+        stats.smd_from_mean_difference_ci([1.0, 1.0], [0.0, 2.0], [2.0, 0.5], [10, 10], [10, 10])
+    with pytest.raises(ValueError, match="outside"):
+        stats.smd_from_mean_difference_ci([3.0], [0.0], [2.0], [10], [10])
+    with pytest.raises(ValueError, match="n2"):
+        stats.smd_from_mean_difference_ci([1.0], [0.0], [2.0], [10], [0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.StatsWarning)
+        es = stats.smd_from_mean_difference_ci([1.0, 1.0], [0.0, 0.0], [2.0, 2.0], [10, np.nan], [10, 12])
+    assert np.isfinite(es.yi[0]) and np.isnan(es.yi[1]) and [e.position for e in es.excluded] == [1]
