@@ -11,6 +11,8 @@ Every function returns a pandas frame or plain Python values.
 from __future__ import annotations
 
 import threading
+import warnings
+import weakref
 from pathlib import Path
 from typing import Iterable
 
@@ -288,7 +290,7 @@ WITH c AS (
         contains(COALESCE(s.flags, '') || ';' || COALESCE(e.flags, ''), 'not-poolable') AS _np
     FROM effects e
     JOIN studies s ON s.study_id = e.study_id
-    LEFT JOIN sources src ON src.source_id = e.source_id
+    {sources_join}
     WHERE {where}
 ), r0 AS (
     SELECT *,
@@ -321,33 +323,37 @@ WITH c AS (
 """
 
 _SELECT_BODY = """
-, usable0 AS (
-    -- the window work runs on a narrow key table; wide rows are joined back for the winners only
+, usable AS (
+    -- the selection runs on a narrow key table; wide rows are joined back for the winners only
     SELECT effect_id, study_id, comparison, comparator, measure, timepoint_months, route, kind,
            source_review, verification
     FROM classified
     WHERE list_contains(?, route)
       AND (? IS NULL OR kind = 'continuous' OR higher_is_better = ?)
-), usable AS (
-    -- first row of each (measure, study) and (study, comparison): distinct counts by plain windows
-    SELECT *,
-        row_number() OVER (PARTITION BY measure, study_id) = 1 AS _first_ms,
-        row_number() OVER (PARTITION BY study_id, comparison) = 1 AS _first_sc
-    FROM usable0
+), measure_use AS (
+    -- distinct counts by plain aggregates (cheaper than windows): trials per measure (NULL is one
+    -- measure), comparisons per trial (NULL is one comparison)
+    SELECT measure, count(DISTINCT study_id) AS n_trials FROM usable GROUP BY measure
+), comparisons AS (
+    SELECT study_id,
+           count(DISTINCT comparison) + max(CASE WHEN comparison IS NULL THEN 1 ELSE 0 END) AS n_comparisons
+    FROM usable GROUP BY study_id
 ), keyed AS (
-    SELECT effect_id, study_id, comparison,
-        CASE comparator WHEN 'usual care' THEN 0 WHEN 'waitlist' THEN 1 WHEN 'attention control' THEN 2
+    SELECT u.effect_id, u.study_id, u.comparison,
+        CASE u.comparator WHEN 'usual care' THEN 0 WHEN 'waitlist' THEN 1 WHEN 'attention control' THEN 2
              WHEN 'other' THEN 3 WHEN 'active' THEN 4 WHEN 'group CBT' THEN 5 ELSE 6 END AS k_comparator,
-        CASE WHEN ? = 'SMD' AND kind = 'binary' THEN 1 ELSE 0 END AS k_native,
-        COALESCE(abs(timepoint_months - ?), 'infinity'::DOUBLE) AS k_time,
-        COALESCE(-timepoint_months, 'infinity'::DOUBLE) AS k_time_long,
-        -sum(CASE WHEN _first_ms THEN 1 ELSE 0 END) OVER (PARTITION BY measure) AS k_measure,
-        sum(CASE WHEN _first_sc THEN 1 ELSE 0 END) OVER (PARTITION BY study_id) AS n_comparisons,
-        CASE WHEN route LIKE 'reported%' THEN 1 ELSE 0 END AS k_arm,
-        CASE WHEN contains(lower(COALESCE(source_review, '')), 'primary') THEN 0 ELSE 1 END AS k_primary,
+        CASE WHEN ? = 'SMD' AND u.kind = 'binary' THEN 1 ELSE 0 END AS k_native,
+        COALESCE(abs(u.timepoint_months - ?), 'infinity'::DOUBLE) AS k_time,
+        COALESCE(-u.timepoint_months, 'infinity'::DOUBLE) AS k_time_long,
+        -m.n_trials AS k_measure,
+        n.n_comparisons,
+        CASE WHEN u.route LIKE 'reported%' THEN 1 ELSE 0 END AS k_arm,
+        CASE WHEN contains(lower(COALESCE(u.source_review, '')), 'primary') THEN 0 ELSE 1 END AS k_primary,
         0 AS k_dataset,
-        CASE WHEN COALESCE(verification, '') = 'verified' THEN 0 ELSE 1 END AS k_verified
-    FROM usable
+        CASE WHEN COALESCE(u.verification, '') = 'verified' THEN 0 ELSE 1 END AS k_verified
+    FROM usable u
+    JOIN measure_use m ON m.measure IS NOT DISTINCT FROM u.measure
+    JOIN comparisons n ON n.study_id = u.study_id
 ), ranked AS (
     SELECT effect_id, n_comparisons, k_measure,
         row_number() OVER w AS _rank,
@@ -393,24 +399,52 @@ FROM classified
 """
 
 
-def _classified_sql(spec: FilterSpec) -> tuple[str, list]:
+_SOURCES_JOIN = "LEFT JOIN sources src ON src.source_id = e.source_id"
+#: Columns the classification and the scale summary read (no source: its join is not needed there).
+_SUMMARY_SELECT = """
+SELECT
+    e.effect_id, e.study_id, e.higher_is_better,
+    e.n_ps, e.mean_ps, e.sd_ps, e.n_ctl, e.mean_ctl, e.sd_ctl, e.events_ps, e.events_ctl,
+    e.reported_effect, e.reported_effect_type, e.reported_ci_low, e.reported_ci_high, e.reported_sign"""
+
+
+def _classified_sql(spec: FilterSpec, *, summary_only: bool = False, for_selection: bool = False
+                    ) -> tuple[str, list]:
     where, params = spec.where()
+    if summary_only:
+        # the filter reads only studies (s) and effects (e); a source (its primary key) adds no row
+        return _CLASSIFIED.format(select=_SUMMARY_SELECT.rstrip(), sources_join="", where=where), params
     select = _CANDIDATE_SELECT.split("FROM effects e")[0].rstrip()
-    return _CLASSIFIED.format(select=select, where=where), params
+    if for_selection:  # what the analysis reads of a chosen row (the rest only widens every row)
+        select = select.replace(" e.score_type, e.derived, e.derivation,", "", 1)
+    return _CLASSIFIED.format(select=select, sources_join=_SOURCES_JOIN, where=where), params
+
+
+_row_counts: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, int]" = weakref.WeakKeyDictionary()
 
 
 def effect_row_count(con: duckdb.DuckDBPyConnection) -> int:
-    """Number of effect rows in a store (chooses the selection engine)."""
+    """Number of effect rows in a store (chooses the selection engine; both engines give the same
+    result, so the count is kept per connection: stores are opened read-only)."""
+    try:
+        return _row_counts[con]
+    except (KeyError, TypeError):
+        pass
     cur = con.cursor()
     try:
-        return int(cur.execute("SELECT count(*) FROM effects").fetchone()[0])
+        n = int(cur.execute("SELECT count(*) FROM effects").fetchone()[0])
     finally:
         cur.close()
+    try:
+        _row_counts[con] = n
+    except TypeError:  # a connection type without weak references: count every time
+        pass
+    return n
 
 
 def route_summary(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> dict:
     """Counts that decide the analysis scale (see :func:`evidence.effects.choose_scale`)."""
-    sql, params = _classified_sql(spec)
+    sql, params = _classified_sql(spec, summary_only=True)
     cur = con.cursor()
     try:
         row = cur.execute(sql + _SUMMARY, params).fetchone()
@@ -434,9 +468,10 @@ def selected_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection, *, routes: I
     Returns
     -------
     DataFrame
-        Candidate columns plus ``route, kind, reason_code, n_candidates, decisive, measure_use``.
+        Candidate columns (less ``score_type, derived, derivation``, which the analysis does not read)
+        plus ``route, kind, reason_code, n_candidates, n_comparisons, decisive, measure_use``.
     """
-    sql, params = _classified_sql(spec)
+    sql, params = _classified_sql(spec, for_selection=True)
     partition = "study_id, comparison" if by_comparison else "study_id"
     body = _SELECT_BODY.format(partition=partition)
     keep = None if keep_direction is None else bool(keep_direction)
@@ -444,10 +479,14 @@ def selected_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection, *, routes: I
 
 
 def _query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Iterable = ()) -> pd.DataFrame:
-    # Large results: Arrow -> pandas is about twice as fast as .df() for string-heavy rows.
+    # Large results: Arrow -> pandas is about twice as fast as .df() for string-heavy rows. Executed
+    # as one statement (not a relation, which parses and binds the long query once more before running
+    # it): measured faster here even with the copy the warning below is about.
     cur = con.cursor()
     try:
-        return cur.sql(sql, params=list(params)).to_arrow_table().to_pandas()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+            return cur.execute(sql, list(params)).to_arrow_table().to_pandas()
     finally:
         cur.close()
 

@@ -37,6 +37,7 @@ Rules (also shown to users, see :data:`ORIENTATION_RULE` and :data:`SELECTION_RU
 
 from __future__ import annotations
 
+import heapq
 import warnings
 from typing import Sequence
 
@@ -184,6 +185,161 @@ class EffectSet:
 
 
 # ---------------------------------------------------------------------------------------------
+# Columns as arrays (every stage below reads its columns through one of these)
+
+class _Cols:
+    """The columns of a frame as arrays, each fetched and converted at most once.
+
+    On small frames pandas column access and ``astype`` round trips cost more than the work itself;
+    on large ones turning arrow-backed text into Python objects does. So every stage reads columns
+    through this: ``raw`` (the column's own array), ``obj`` (object array, None where missing),
+    ``num`` (float array, NaN where missing or not a number), ``isna`` and ``boolean``. ``take``
+    selects rows (lazily for columns not read yet) and ``add`` attaches computed columns. Arrays
+    handed out are shared: callers copy before writing into them.
+    """
+
+    __slots__ = ("_df", "_pos", "_extra", "_cache", "_parent", "n")
+
+    def __init__(self, df: pd.DataFrame, pos: np.ndarray | None = None, extra: dict | None = None):
+        self._df = df
+        self._pos = pos
+        self._extra = dict(extra or {})
+        self._cache: dict = {}
+        self._parent: tuple[_Cols, np.ndarray] | None = None  # (the rows taken from, positions)
+        self.n = len(df) if pos is None else len(pos)
+
+    def _get(self, key):
+        hit = self._cache.get(key)
+        if hit is None and self._parent is not None and key[1] not in self._extra and key[0] != "codes":
+            parent, pos = self._parent
+            hit = parent._get(key)  # converted there already: take it rather than convert again
+            if hit is not None:
+                hit = self._cache[key] = hit.take(pos)
+        return hit
+
+    @classmethod
+    def wrap(cls, obj) -> "_Cols":
+        return obj if isinstance(obj, _Cols) else cls(obj)
+
+    def add(self, **arrays) -> "_Cols":
+        for name, values in arrays.items():
+            self._extra[name] = values
+            for key in [k for k in self._cache if k[1] == name]:
+                del self._cache[key]
+        return self
+
+    def take(self, pos) -> "_Cols":
+        pos = np.asarray(pos, dtype=np.intp)
+        if len(pos) == self.n and (pos == np.arange(self.n)).all():
+            return self
+        out = _Cols(self._df, pos if self._pos is None else self._pos[pos],
+                    {k: v.take(pos) for k, v in self._extra.items()})
+        out._parent = (self, pos)
+        return out
+
+    def raw(self, name: str):
+        key = ("raw", name)
+        hit = self._get(key)
+        if hit is None:
+            if name in self._extra:
+                hit = self._extra[name]
+            else:
+                s = self._df[name]
+                hit = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
+                if self._pos is not None:
+                    hit = hit.take(self._pos)
+            self._cache[key] = hit
+        return hit
+
+    def obj(self, name: str) -> np.ndarray:
+        key = ("obj", name)
+        hit = self._get(key)
+        if hit is None:
+            a = self.raw(name)
+            if isinstance(a, np.ndarray):
+                hit = a.astype(object)
+                if a.dtype.kind in "Ofc":
+                    miss = pd.isna(hit)
+                    if miss.any():
+                        hit[miss] = None
+            elif isinstance(a, pd.arrays.ArrowStringArray):  # Arrow's own conversion: same objects, faster
+                import pyarrow as pa
+                hit = np.asarray(pa.array(a).to_numpy(zero_copy_only=False), dtype=object)
+            else:
+                hit = a.to_numpy(dtype=object, na_value=None)
+            self._cache[key] = hit
+        return hit
+
+    def plain(self, name: str) -> np.ndarray:
+        """Object array as ``Series.to_numpy(dtype=object)`` gives it (NaN for missing text)."""
+        key = ("plain", name)
+        hit = self._get(key)
+        if hit is None:
+            a = self.raw(name)
+            hit = a.astype(object) if isinstance(a, np.ndarray) else a.to_numpy(dtype=object)
+            self._cache[key] = hit
+        return hit
+
+    def num(self, name: str) -> np.ndarray:
+        key = ("num", name)
+        hit = self._get(key)
+        if hit is None:
+            a = self.raw(name)
+            if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+                hit = a.astype(float)
+            elif isinstance(a, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+                hit = a.to_numpy(dtype=float, na_value=np.nan)
+            else:
+                hit = pd.to_numeric(pd.Series(a, copy=False), errors="coerce").astype(float).to_numpy()
+            self._cache[key] = hit
+        return hit
+
+    def isna(self, name: str) -> np.ndarray:
+        key = ("isna", name)
+        hit = self._get(key)
+        if hit is None:
+            hit = np.asarray(pd.isna(self.raw(name)), dtype=bool)
+            self._cache[key] = hit
+        return hit
+
+    def boolean(self, name: str) -> pd.arrays.BooleanArray:
+        key = ("boolean", name)
+        hit = self._get(key)
+        if hit is None:
+            hit = pd.Series(self.raw(name), copy=False).astype("boolean").array
+            self._cache[key] = hit
+        return hit
+
+    def is_in(self, name: str, values) -> np.ndarray:
+        """Rows whose value is one of ``values`` (the column is factorised once; rows compare as codes)."""
+        key = ("codes", name)
+        hit = self._cache.get(key)  # not taken from a parent: its codes are not arrays of these rows
+        if hit is None:
+            codes, uniques = pd.factorize(self.obj(name))
+            hit = self._cache[key] = (codes, list(uniques))
+        codes, uniques = hit
+        wanted = [i for i, u in enumerate(uniques) if u in values]
+        return np.isin(codes, wanted) if wanted else np.zeros(self.n, dtype=bool)
+
+    def text(self, name: str) -> np.ndarray:
+        """``Series.to_numpy(dtype=str)``."""
+        key = ("text", name)
+        hit = self._get(key)
+        if hit is None:
+            a = self.raw(name)
+            hit = a.astype(str) if isinstance(a, np.ndarray) else a.to_numpy(dtype=str)
+            self._cache[key] = hit
+        return hit
+
+
+def _isin(values: np.ndarray, choices) -> np.ndarray:
+    out = np.zeros(len(values), dtype=bool)
+    for c in choices:
+        out |= values == c
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Classification (pandas twin of the SQL in evidence.db, used when datasets are merged)
 
 def _notna(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
@@ -193,28 +349,34 @@ def _notna(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     return mask
 
 
-def _flags(df: pd.DataFrame) -> pd.Series:
-    a = df["study_flags"].to_numpy(dtype=object)
-    b = df["effect_flags"].to_numpy(dtype=object)
-    pairs = pd.DataFrame({"a": a, "b": b}).fillna("")
-    codes, uniq = pd.factorize(pairs["a"].astype(object) + ";" + pairs["b"].astype(object))
+def _flag_array(c: _Cols) -> np.ndarray:
+    """Study and row flags of each row, joined, deduplicated, in order (object array)."""
+    if c.n == 0:
+        return np.array([], dtype=object)
+    a = np.where(c.isna("study_flags"), "", c.obj("study_flags"))
+    b = np.where(c.isna("effect_flags"), "", c.obj("effect_flags"))
+    codes, uniq = pd.factorize((a + ";" + b).astype(object))
     clean = np.array([";".join(dict.fromkeys(x for x in str(v).split(";") if x)) for v in uniq], dtype=object)
-    return pd.Series(clean[codes] if len(codes) else np.array([], dtype=object), index=df.index, dtype=object)
+    return clean[codes]
 
 
-def _classify_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
+def _flags(df: pd.DataFrame) -> pd.Series:
+    return pd.Series(_flag_array(_Cols(df)), index=df.index, dtype=object)
+
+
+def _classify_arrays(df) -> dict[str, np.ndarray]:
     """route, kind, reason_code and flags as arrays, without copying the (wide) frame."""
-    num = lambda c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
-    na = lambda c: df[c].isna().to_numpy()  # noqa: E731
-    n_ps, n_ctl = num("n_ps"), num("n_ctl")
+    c = _Cols.wrap(df)
+    na = c.isna
+    n_ps, n_ctl = c.num("n_ps"), c.num("n_ctl")
     arm_c = ~(na("n_ps") | na("n_ctl") | na("mean_ps") | na("mean_ctl") | na("sd_ps") | na("sd_ctl"))
     with np.errstate(invalid="ignore"):
         arm_c &= (n_ps + n_ctl) > 2
     arm_b = ~(na("n_ps") | na("n_ctl") | na("events_ps") | na("events_ctl"))
     rep = ~(na("reported_effect") | na("reported_ci_low") | na("reported_ci_high") | na("reported_effect_type"))
-    rtype = df["reported_effect_type"].astype(object).where(~df["reported_effect_type"].isna(), "").to_numpy(dtype=object)
-    sign = df["reported_sign"].astype(object).where(~df["reported_sign"].isna(), "ps_minus_ctl").to_numpy(dtype=object)
-    flags = _flags(df).to_numpy(dtype=object)
+    rtype = np.where(na("reported_effect_type"), "", c.obj("reported_effect_type")).astype(object)
+    sign = np.where(na("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
+    flags = _flag_array(c)
     not_poolable = np.array(["not-poolable" in f for f in flags], dtype=bool)
     raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
                      rep & (rtype == "OR")],
@@ -260,16 +422,23 @@ def _scale_from_summary(s: dict) -> str:
     return "logRR" if s["rr_studies"] >= s["or_studies"] else "logOR"
 
 
+def _summary_from_cols(c: _Cols) -> dict:
+    route = c.obj("route")
+    has = ~pd.isna(route)
+    hv = c.boolean("higher_is_better").to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(hv)
+    sid = c.obj("study_id")
+    rr = has & _isin(route, ("arm_binary", "reported_rr"))
+    orr = has & _isin(route, ("arm_binary", "reported_or"))
+    nunique = lambda m: len({s for s in sid[m] if s is not None})  # noqa: E731
+    mean = lambda m: float(hv[m].mean()) if m.any() else None  # noqa: E731
+    return {"n_usable": int(has.sum()), "n_continuous": int((has & (c.obj("kind") == "continuous")).sum()),
+            "studies": nunique(has), "rr_studies": nunique(rr), "or_studies": nunique(orr),
+            "hib_rr": mean(rr & known), "hib_or": mean(orr & known), "n_rows": c.n}
+
+
 def _summary_from_frame(df: pd.DataFrame) -> dict:
-    u = df[df["route"].notna()]
-    hib = u["higher_is_better"].astype("boolean")
-    rr = u["route"].isin(["arm_binary", "reported_rr"])
-    orr = u["route"].isin(["arm_binary", "reported_or"])
-    mean = lambda m: float(hib[m].astype(float).mean()) if hib[m].notna().any() else None  # noqa: E731
-    return {"n_usable": len(u), "n_continuous": int((u["kind"] == "continuous").sum()),
-            "studies": u["study_id"].nunique(), "rr_studies": u.loc[rr, "study_id"].nunique(),
-            "or_studies": u.loc[orr, "study_id"].nunique(), "hib_rr": mean(rr & hib.notna()),
-            "hib_or": mean(orr & hib.notna()), "n_rows": len(df)}
+    return _summary_from_cols(_Cols(df))
 
 
 def choose_scale(classified: pd.DataFrame) -> str:
@@ -289,50 +458,47 @@ _KEY_ORDER = ("k_comparator", "k_native", "k_time", "k_time_long", "k_measure", 
               "k_primary", "k_dataset", "k_verified")
 _NARROW = ("dataset", "study_id", "effect_id", "comparison", "comparator", "measure", "timepoint_months",
            "source_review", "verification", "route", "kind")
+_COMP_RANK = {c: float(i) for i, c in enumerate(COMPARATOR_PREFERENCE)}
 
 
-def _selection_keys(df: pd.DataFrame, scale: str, target: float) -> tuple[np.ndarray, np.ndarray]:
+def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarray]:
     """Sort keys (one column per step of the rule, smaller first) and each row's measure use."""
-    comp_rank = {c: i for i, c in enumerate(COMPARATOR_PREFERENCE)}
-    t = pd.to_numeric(df["timepoint_months"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    comparator = df["comparator"].astype(object).to_numpy(dtype=object)
-    k_comp = np.array([comp_rank.get(c, len(comp_rank)) if isinstance(c, str) else len(comp_rank)
-                       for c in comparator], dtype=float)
-    kind = df["kind"].to_numpy(dtype=object)
-    k_native = ((scale == "SMD") & (kind == "binary")).astype(float)
+    c = _Cols.wrap(df)
+    n = c.n
+    t = c.num("timepoint_months")
+    other = float(len(_COMP_RANK))
+    k_comp = np.array([_COMP_RANK.get(x, other) if isinstance(x, str) else other for x in c.obj("comparator")],
+                      dtype=float)
+    k_native = ((scale == "SMD") & (c.obj("kind") == "binary")).astype(float)
     k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
     k_long = np.where(np.isnan(t), np.inf, -t)
-    measure = df["measure"].astype(object).where(~df["measure"].isna(), "\x00none").to_numpy(dtype=object)
+    measure = np.where(c.isna("measure"), "\x00none", c.obj("measure")).astype(object)
     m_codes, _ = pd.factorize(measure)
-    s_codes, _ = pd.factorize(df["study_id"].to_numpy(dtype=object))
-    pairs = np.unique(np.stack([m_codes, s_codes], axis=1), axis=0) if len(df) else np.empty((0, 2), int)
-    use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if len(df) else 0).astype(float)
-    measure_use = use[m_codes] if len(df) else np.empty(0)
-    route = df["route"].to_numpy(dtype=object)
-    k_arm = np.isin(route, ["reported_smd", "reported_rr", "reported_or"]).astype(float)
-    src = df["source_review"].astype(object).to_numpy(dtype=object)
-    k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0 for x in src])
-    k_dataset = (df["dataset"].to_numpy(dtype=object) != "shipped").astype(float)
-    k_verified = (df["verification"].astype(object).to_numpy(dtype=object) != "verified").astype(float)
+    s_codes, _ = pd.factorize(c.plain("study_id"))
+    pairs = np.unique(np.stack([m_codes, s_codes], axis=1), axis=0) if n else np.empty((0, 2), int)
+    use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if n else 0).astype(float)
+    measure_use = use[m_codes] if n else np.empty(0)
+    k_arm = _isin(c.obj("route"), ("reported_smd", "reported_rr", "reported_or")).astype(float)
+    k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0
+                          for x in c.obj("source_review")])
+    k_dataset = (c.plain("dataset") != "shipped").astype(float)
+    k_verified = (c.plain("verification") != "verified").astype(float)
     keys = np.stack([k_comp, k_native, k_time, k_long, -measure_use, k_arm, k_primary, k_dataset, k_verified],
-                    axis=1) if len(df) else np.empty((0, len(_KEY_ORDER)))
+                    axis=1) if n else np.empty((0, len(_KEY_ORDER)))
     return keys, measure_use
 
 
-def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pick one row per study (per comparison with ``"split"``); returns (chosen, the others).
-
-    The chosen rows carry ``n_candidates``, ``n_comparisons``, ``measure_use`` and ``decisive`` (the
-    step of :data:`SELECTION_RULE` that separated the winner from the runner-up, None when alone).
-    """
-    n = len(df)
-    keys, measure_use = _selection_keys(df, scale, target)
-    study = df["study_id"].to_numpy(dtype=object)
-    comparison = df["comparison"].astype(object).where(~df["comparison"].isna(), "").to_numpy(dtype=object)
+def _select_positions(c: _Cols, scale: str, target: float, multi_arm: str
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Positions of the chosen rows, their extra columns, and positions of the others."""
+    n = c.n
+    keys, measure_use = _selection_keys(c, scale, target)
+    study = c.plain("study_id")
+    comparison = np.where(c.isna("comparison"), "", c.obj("comparison")).astype(object)
     group_vals = study if multi_arm == "one" else np.array([f"{a}\x00{b}" for a, b in zip(study, comparison)],
                                                           dtype=object)
     g_codes, _ = pd.factorize(group_vals)
-    ids = df["effect_id"].to_numpy(dtype=str)
+    ids = c.text("effect_id")
     eff_order = np.argsort(np.argsort(ids, kind="stable"), kind="stable") if n else np.empty(0, dtype=int)
     order = np.lexsort((eff_order,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)) + (g_codes,)) \
         if n else np.empty(0, dtype=int)
@@ -355,33 +521,46 @@ def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tupl
     s_codes, _ = pd.factorize(study)
     sc = np.unique(np.stack([s_codes, pd.factorize(comparison)[0]], axis=1), axis=0) if n else np.empty((0, 2), int)
     n_comp = np.bincount(sc[:, 0], minlength=s_codes.max() + 1 if n else 0)
-    chosen = df.iloc[chosen_pos].assign(
-        n_candidates=counts[g_codes[chosen_pos]] if n else [],
-        n_comparisons=n_comp[s_codes[chosen_pos]] if n else [],
-        measure_use=measure_use[chosen_pos] if n else [],
-        decisive=decisive)
+    extra = {"n_candidates": counts[g_codes[chosen_pos]] if n else np.empty(0, dtype=int),
+             "n_comparisons": n_comp[s_codes[chosen_pos]] if n else np.empty(0, dtype=int),
+             "measure_use": measure_use[chosen_pos] if n else np.empty(0),
+             "decisive": decisive}
     rest_mask = np.ones(n, dtype=bool)
     rest_mask[chosen_pos] = False
-    return chosen, df[["study_id", "effect_id"]].iloc[np.flatnonzero(rest_mask)]
+    return chosen_pos, extra, np.flatnonzero(rest_mask)
 
 
-def _fmt_months(values: pd.Series) -> pd.Series:
-    t = pd.to_numeric(values, errors="coerce").astype(float)
-    uniq = {v: ("unknown" if np.isnan(v) else f"{v:g} months") for v in np.unique(t.to_numpy())}
-    if t.isna().any():
-        uniq[np.nan] = "unknown"
-    return t.map(lambda v: "unknown" if np.isnan(v) else uniq[v]).astype(object)
+def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pick one row per study (per comparison with ``"split"``); returns (chosen, the others).
+
+    The chosen rows carry ``n_candidates``, ``n_comparisons``, ``measure_use`` and ``decisive`` (the
+    step of :data:`SELECTION_RULE` that separated the winner from the runner-up, None when alone).
+    """
+    chosen_pos, extra, rest = _select_positions(_Cols(df), scale, target, multi_arm)
+    chosen = df.iloc[chosen_pos].assign(**{k: v if len(v) or k == "decisive" else [] for k, v in extra.items()})
+    return chosen, df[["study_id", "effect_id"]].iloc[rest]
 
 
-def _reasons(chosen: pd.DataFrame, target: float) -> np.ndarray:
+def _reasons(chosen, target: float) -> np.ndarray:
     """``selection_reason`` for every chosen row, from the deciding step of the rule."""
-    n = len(chosen)
+    c = _Cols.wrap(chosen)
+    n = c.n
     out = np.full(n, "only usable row for this trial", dtype=object)
-    decisive = chosen["decisive"].to_numpy(dtype=object)
     if n == 0:
         return out
-    prefix = ("chosen from " + chosen["n_candidates"].astype(int).astype(str) + " rows: ").to_numpy(dtype=object)
-    comparator = chosen["comparator"].astype(object).where(chosen["comparator"].notna(), "an unstated control")
+    decisive = c.obj("decisive")
+    idx = np.flatnonzero(~pd.isna(decisive))
+    if not len(idx):
+        return out
+    d = decisive[idx]
+    # texts are built once per distinct value, then spread (most rows share a few values)
+    k = c.num("n_candidates")[idx].astype(int)
+    if len(k) and 0 <= k.min() and k.max() < 4 * len(k) + 64:  # small counts: a lookup table, no sort
+        prefix = np.array([f"chosen from {i} rows: " for i in range(k.max() + 1)], dtype=object)[k]
+    else:
+        counts, inv = np.unique(k, return_inverse=True)
+        prefix = np.array([f"chosen from {i} rows: " for i in counts], dtype=object)[inv.ravel()]
+    text = np.full(len(idx), None, dtype=object)
     fixed = {
         "k_native": "a continuous result preferred over a converted binary one",
         "k_arm": "arm-level data preferred over a reported effect",
@@ -390,22 +569,32 @@ def _reasons(chosen: pd.DataFrame, target: float) -> np.ndarray:
         "k_verified": "verified row preferred over an unverified one",
         "effect_id": "rows otherwise equal; lowest effect id",
     }
-    for key, text in fixed.items():
-        m = decisive == key
-        out[m] = prefix[m] + text
-    m = decisive == "k_comparator"
+    codes, steps = pd.factorize(d)
+    mask = {step: codes == i for i, step in enumerate(steps)}
+    none = np.zeros(len(idx), dtype=bool)
+    for key, words in fixed.items():
+        text[mask.get(key, none)] = words
+    m = mask.get("k_comparator", none)
     if m.any():
-        out[m] = prefix[m] + ("comparison against " + comparator[m].astype(str)
-                              + " preferred (least active control first)").to_numpy(dtype=object)
+        comparator = c.obj("comparator")[idx][m]
+        words = {x: f"comparison against {x if x is not None else 'an unstated control'} preferred "
+                    "(least active control first)" for x in set(comparator)}
+        text[m] = [words[x] for x in comparator]
     for key, extra in (("k_time", ""), ("k_time_long", " (the longer of two equally near)")):
-        m = decisive == key
+        m = mask.get(key, none)
         if m.any():
-            out[m] = prefix[m] + ("follow-up " + _fmt_months(chosen["timepoint_months"][m])
-                                  + f" nearest the {target:g}-month target{extra}").to_numpy(dtype=object)
-    m = decisive == "k_measure"
+            values, inv = np.unique(c.num("timepoint_months")[idx][m], return_inverse=True)
+            words = [f"follow-up {'unknown' if np.isnan(v) else f'{v:g} months'} nearest the {target:g}-month "
+                     f"target{extra}" for v in values]
+            text[m] = np.array(words, dtype=object)[inv.ravel()]
+    m = mask.get("k_measure", none)
     if m.any():
-        out[m] = prefix[m] + (chosen["measure"][m].astype(str) + " is the measure most used for this outcome ("
-                              + chosen["measure_use"][m].astype(int).astype(str) + " trials)").to_numpy(dtype=object)
+        pairs = list(zip(c.obj("measure")[idx][m], c.num("measure_use")[idx][m].astype(int).tolist()))
+        words = {(x, u): np.nan if x is None else f"{x} is the measure most used for this outcome ({u} trials)"
+                 for x, u in set(pairs)}
+        text[m] = [words[p] for p in pairs]
+    done = ~np.equal(text, None)
+    out[idx[done]] = prefix[done] + text[done]
     return out
 
 
@@ -427,22 +616,29 @@ def _join_notes(*parts: np.ndarray) -> np.ndarray:
     out = np.full(len(parts[0]), "", dtype=object)
     for p in parts:
         has = p != ""
+        if not has.any():
+            continue
         both = has & (out != "")
-        out = np.where(both, out + "; " + p, np.where(has, p, out))
+        only = has & ~both
+        out[only] = p[only]
+        if both.any():
+            out[both] = out[both] + "; " + p[both]
     return out
 
 
-def _compute(sel: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """yi, vi (natural log ratio for ratios, favour-positive for SMD), conversion notes, NaN reasons."""
-    n = len(sel)
+def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """yi, vi (natural log ratio for ratios, favour-positive for SMD), conversion notes, NaN reasons.
+
+    ``sel`` carries the arm numbers actually used (``n_ps_used``, ...; see :func:`_split_shared_arms`).
+    """
+    c = _Cols.wrap(sel)
+    n = c.n
     yi = np.full(n, np.nan)
     vi = np.full(n, np.nan)
     why: list[str | None] = [None] * n
-    route = sel["route"].to_numpy(dtype=object)
-    hib = sel["higher_is_better"].astype("boolean")
-    direction = np.where(hib.isna(), np.nan, np.where(hib.fillna(False), 1.0, -1.0))
-    sign = sel["reported_sign"].astype("string").fillna("ps_minus_ctl").to_numpy(dtype=object)
-    n_ps, n_ctl = _arr(sel, "n_ps_used"), _arr(sel, "n_ctl_used")
+    hv = c.boolean("higher_is_better").to_numpy(dtype=float, na_value=np.nan)
+    direction = np.where(np.isnan(hv), np.nan, np.where(hv == 1.0, 1.0, -1.0))
+    n_ps, n_ctl = c.num("n_ps_used"), c.num("n_ctl_used")
 
     def put(mask, es):
         idx = np.flatnonzero(mask)
@@ -450,27 +646,31 @@ def _compute(sel: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.
         for e in es.excluded:
             why[idx[e.position]] = e.reason
 
-    m = route == "arm_continuous"
+    m = c.is_in("route", ("arm_continuous",))
     if m.any():
-        put(m, _quiet(stats.smd, _arr(sel, "mean_ps")[m], _arr(sel, "sd_ps")[m], n_ps[m],
-                      _arr(sel, "mean_ctl")[m], _arr(sel, "sd_ctl")[m], n_ctl[m]))
-    m = route == "reported_smd"
+        put(m, _quiet(stats.smd, c.num("mean_ps")[m], c.num("sd_ps")[m], n_ps[m],
+                      c.num("mean_ctl")[m], c.num("sd_ctl")[m], n_ctl[m]))
+    m = c.is_in("route", ("reported_smd",))
     if m.any():
-        put(m, _quiet(stats.from_confidence_interval, _arr(sel, "reported_effect")[m],
-                      _arr(sel, "reported_ci_low")[m], _arr(sel, "reported_ci_high")[m]))
-    m = route == "arm_binary"
+        put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
+                      c.num("reported_ci_low")[m], c.num("reported_ci_high")[m]))
+    m = c.is_in("route", ("arm_binary",))
     if m.any():
         func = stats.log_risk_ratio if scale == "logRR" else stats.log_odds_ratio
-        put(m, _quiet(func, _arr(sel, "events_ps_used")[m], n_ps[m], _arr(sel, "events_ctl_used")[m], n_ctl[m]))
-    m = np.isin(route, ["reported_rr", "reported_or"])
+        put(m, _quiet(func, c.num("events_ps_used")[m], n_ps[m], c.num("events_ctl_used")[m], n_ctl[m]))
+    m = c.is_in("route", ("reported_rr", "reported_or"))
     if m.any():
-        put(m, _quiet(stats.from_confidence_interval, _arr(sel, "reported_effect")[m],
-                      _arr(sel, "reported_ci_low")[m], _arr(sel, "reported_ci_high")[m], ratio=True))
+        put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
+                      c.num("reported_ci_low")[m], c.num("reported_ci_high")[m], ratio=True))
 
-    reported = np.isin(route, ["reported_smd", "reported_rr", "reported_or"])
-    binary = np.isin(route, ["arm_binary", "reported_rr", "reported_or"])
-    pos = reported & (sign == "positive_favours_ps")
-    neg = reported & (sign == "negative_favours_ps")
+    reported = c.is_in("route", ("reported_smd", "reported_rr", "reported_or"))
+    binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or"))
+    if reported.any():
+        sign = np.where(c.isna("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
+        pos = reported & (sign == "positive_favours_ps")
+        neg = reported & (sign == "negative_favours_ps")
+    else:  # the sign of a reported effect is all that is read of it
+        pos = neg = np.zeros(n, dtype=bool)
     blank = np.full(n, "", dtype=object)
     if scale == "SMD":
         flip = np.where(pos, 1.0, np.where(neg, -1.0, direction))
@@ -481,12 +681,16 @@ def _compute(sel: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.
             yi[idx], vi[idx] = es.yi, es.vi
             chinn[idx] = "log odds ratio converted to SMD (Chinn 2000, ×√3/π; Cochrane Handbook 10.6)"
         yi = yi * flip
-        measure = sel["measure"].astype(object).where(sel["measure"].notna(), "score").astype(str).to_numpy(dtype=object)
         own = ~pos & ~neg & (direction < 0)
-        rev = np.where(neg, "sign reversed (the source reports negative values as favouring peer support)",
-                       np.where(own & binary, "sign reversed (events are undesirable)",
-                                np.where(own, "sign reversed (lower " + measure + " is better)", "")))
-        conv = _join_notes(chinn, rev.astype(object))
+        rev = np.full(n, "", dtype=object)
+        rev[own & binary] = "sign reversed (events are undesirable)"
+        lower = own & ~binary
+        if lower.any():
+            measure = c.obj("measure")[lower]
+            words = {x: f"sign reversed (lower {'score' if x is None else x} is better)" for x in set(measure)}
+            rev[lower] = [words[x] for x in measure]
+        rev[neg] = "sign reversed (the source reports negative values as favouring peer support)"
+        conv = _join_notes(chinn, rev)
     else:
         back = (pos & (direction < 0)) | (neg & (direction > 0))
         yi = np.where(back, -yi, yi)
@@ -494,38 +698,45 @@ def _compute(sel: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.
     return yi, vi, conv, why
 
 
-def _split_shared_arms(sel: pd.DataFrame, split: bool) -> tuple[pd.DataFrame, list[str]]:
-    """Divide a shared arm's N (and events) between the comparisons that use it (Handbook 23.3.4)."""
-    sel = sel.copy()
-    for col in ("n_ps", "n_ctl", "events_ps", "events_ctl"):
-        sel[f"{col}_used"] = pd.to_numeric(sel[col], errors="coerce").astype(float)
-    sel["split_note"] = ""
-    if not split:
-        return sel, []
-    key = sel["shared_control"].astype("string")
-    shared = key.notna() & (key != "")
-    if not shared.any():
-        return sel, []
-    m = sel[shared].groupby(["study_id", "shared_control"])["effect_id"].transform("size")
-    m = m[m > 1]
-    if m.empty:
-        return sel, []
-    peer = sel.loc[m.index, "shared_arm"].astype("string").fillna("control").str.startswith("peer").to_numpy()
+def _split_arrays(c: _Cols, split: bool) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Arm numbers used (``n_ps_used``, ...) and ``split_note`` for each row, and the notes."""
+    used = {f"{col}_used": c.num(col).copy() for col in ("n_ps", "n_ctl", "events_ps", "events_ctl")}
+    used["split_note"] = np.full(c.n, "", dtype=object)
+    if not split or c.n == 0:
+        return used, []
+    key = c.obj("shared_control")
+    shared = np.flatnonzero(~pd.isna(key) & (key != ""))
+    if not len(shared):
+        return used, []
+    sid = c.plain("study_id")[shared]
+    codes, _ = pd.factorize(np.array([f"{s}\x00{k}" for s, k in zip(sid, key[shared])], dtype=object))
+    size = np.bincount(codes)[codes]
+    many = size > 1
+    if not many.any():
+        return used, []
+    idx, m = shared[many], size[many].astype(float)
+    arm = c.obj("shared_arm")[idx]
+    peer = np.array([("control" if a is None else a).startswith("peer") for a in arm], dtype=bool)
     for side, mask in (("ps", peer), ("ctl", ~peer)):
-        idx = m.index[mask]
         for col in (f"n_{side}_used", f"events_{side}_used"):
-            sel.loc[idx, col] = sel.loc[idx, col] / m[mask]
+            used[col][idx[mask]] = used[col][idx[mask]] / m[mask]
     who = np.where(peer, "peer-support", "control")
-    sel.loc[m.index, "split_note"] = [f"shared {w} arm's N split between {int(k)} comparisons (Cochrane Handbook 23.3.4)"
-                                      for w, k in zip(who, m)]
-    ids = sorted(set(sel.loc[m.index, "study_id"].to_numpy(dtype=str)))
+    used["split_note"][idx] = [f"shared {w} arm's N split between {int(k)} comparisons (Cochrane Handbook 23.3.4)"
+                               for w, k in zip(who, m)]
+    ids = sorted(set(c.text("study_id")[idx]))
     if len(ids) > MAX_LISTED_NOTES:
         notes = [f"{len(ids)} trials have a shared arm whose N is split between their comparisons (Cochrane "
                  f"Handbook 23.3.4), e.g. {', '.join(ids[:MAX_LISTED_NOTES])}."]
     else:
         notes = [f"{sid}: a shared arm's N is split between its comparisons (Cochrane Handbook 23.3.4)."
                  for sid in ids]
-    return sel, notes
+    return used, notes
+
+
+def _split_shared_arms(sel: pd.DataFrame, split: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Divide a shared arm's N (and events) between the comparisons that use it (Handbook 23.3.4)."""
+    used, notes = _split_arrays(_Cols(sel), split)
+    return sel.assign(**used), notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,70 +833,84 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         summary = db.route_summary(spec, c)
         scale = _scale_from_summary(summary)
         keep = _majority(summary, scale)
-        chosen = db.selected_rows(spec, c, routes=SCALE_ROUTES[scale], scale=scale, target_months=target,
-                                  by_comparison=multi_arm == "split",
-                                  keep_direction=keep if scale == "logRR" else None)
-        chosen.insert(0, "dataset", name)
-        chosen["flags"] = _flags(chosen).to_numpy() if len(chosen) else []
+        chosen = _Cols(db.selected_rows(spec, c, routes=SCALE_ROUTES[scale], scale=scale, target_months=target,
+                                        by_comparison=multi_arm == "split",
+                                        keep_direction=keep if scale == "logRR" else None))
+        chosen.add(dataset=np.full(chosen.n, name, dtype=object))
+        chosen.add(flags=_flag_array(chosen))
         classified_fn = lambda: db.classified_rows(spec, c)  # noqa: E731
     else:
         rows = db.candidate_rows(spec, con, uploads_dir=uploads_dir)
-        classified = classify_rows(rows).reset_index(drop=True)
-        summary = _summary_from_frame(classified)
+        cand = _Cols(rows)
+        arrays = _classify_arrays(cand)
+        cand.add(**arrays)
+        summary = _summary_from_cols(cand)
         scale = _scale_from_summary(summary)
         keep = _majority(summary, scale)
-        usable = classified["route"].isin(SCALE_ROUTES[scale])
+        usable = _isin(arrays["route"], SCALE_ROUTES[scale])
         if keep is not None and scale == "logRR":
-            usable &= (classified["kind"] != "binary") | (classified["higher_is_better"].astype("boolean") == keep).fillna(False)
-        narrow = classified.loc[usable.to_numpy(), list(_NARROW)]
-        picked, _ = _select(narrow, scale, target, multi_arm)
-        extra = ["n_candidates", "n_comparisons", "measure_use", "decisive"]
-        chosen = classified.loc[picked.index].assign(**{k: picked[k].to_numpy() for k in extra})
-        classified_fn = lambda: classified  # noqa: E731
+            same = (cand.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
+            usable &= (arrays["kind"] != "binary") | same
+        narrow = cand.take(np.flatnonzero(usable))
+        picked, extra, _ = _select_positions(narrow, scale, target, multi_arm)
+        chosen = narrow.take(picked).add(**extra)
+
+        def classified_fn() -> pd.DataFrame:
+            return pd.DataFrame({"study_id": rows["study_id"].array, "effect_id": rows["effect_id"].array,
+                                 "route": arrays["route"], "kind": arrays["kind"],
+                                 "reason_code": arrays["reason_code"],
+                                 "higher_is_better": rows["higher_is_better"].array})
     notes: list[str] = []
-    if multi_arm == "one" and len(chosen):
-        multi = chosen["n_comparisons"].to_numpy(dtype=float) > 1
+    if multi_arm == "one" and chosen.n:
+        multi = chosen.num("n_comparisons") > 1
         if multi.sum() > MAX_LISTED_NOTES:
-            ids = np.sort(chosen["study_id"].to_numpy(dtype=str)[multi])
+            # the first few ids in sorted order (as np.sort of Series.to_numpy(dtype=str) lists them)
+            sids = chosen.text("study_id") if chosen.isna("study_id").any() else chosen.plain("study_id")
+            ids = heapq.nsmallest(MAX_LISTED_NOTES, [str(x) for x in sids[multi]])
             notes.append(f"{int(multi.sum())} trials have several comparisons; one per trial is used (least active "
                          f"control first), e.g. {', '.join(ids[:MAX_LISTED_NOTES])}.")
         elif multi.any():
-            many = chosen[multi].sort_values("study_id")
+            idx = np.flatnonzero(multi)
+            idx = idx[np.argsort(chosen.text("study_id")[idx], kind="stable")]
             notes += [f"{s} has {int(k)} comparisons; one is used ({c})."
-                      for s, k, c in zip(many["study_id"].to_numpy(dtype=object),
-                                         many["n_comparisons"].to_numpy(dtype=float),
-                                         many["comparison"].to_numpy(dtype=object))]
-    chosen = chosen.assign(selection_reason=_reasons(chosen, target))
-    chosen, split_notes = _split_shared_arms(chosen, multi_arm == "split")
+                      for s, k, c in zip(chosen.plain("study_id")[idx], chosen.num("n_comparisons")[idx],
+                                         chosen.plain("comparison")[idx])]
+    chosen.add(selection_reason=_reasons(chosen, target))
+    used, split_notes = _split_arrays(chosen, multi_arm == "split")
+    chosen.add(**used)
     notes += split_notes
     yi, vi, conv, why = _compute(chosen, scale)
     ratio_direction = None if keep is None else (1.0 if keep else -1.0)
     if scale == "logOR" and keep is not None:
-        hib = chosen["higher_is_better"].astype("boolean")
-        inv = ((hib != keep) & (chosen["kind"] == "binary")).fillna(False).to_numpy(dtype=bool)
+        hib = chosen.boolean("higher_is_better")
+        inv = ((hib != keep) & (chosen.obj("kind") == "binary")).fillna(False).to_numpy(dtype=bool)
         yi = np.where(inv, -yi, yi)
         conv = _join_notes(conv, np.where(inv, "odds ratio inverted (odds of not having the event)", "").astype(object))
         if inv.any():
             notes.append(f"{int(inv.sum())} odds ratio(s) inverted so that every row counts the same kind of event.")
-    conv = _join_notes(conv, chosen["split_note"].to_numpy(dtype=object))
-    chosen = chosen.assign(yi=yi, vi=vi, conversion=conv)
+    conv = _join_notes(conv, used["split_note"])
+    chosen.add(yi=yi, vi=vi, conversion=conv)
     failed = np.isnan(yi) | np.isnan(vi)
+    sid_all = chosen.raw("study_id")
+    eid_all = chosen.raw("effect_id")
+    sid_all = sid_all if isinstance(sid_all, np.ndarray) else sid_all.to_numpy()
+    eid_all = eid_all if isinstance(eid_all, np.ndarray) else eid_all.to_numpy()
     failed_frame = pd.DataFrame({
-        "study_id": chosen.loc[failed, "study_id"].to_numpy(), "effect_id": chosen.loc[failed, "effect_id"].to_numpy(),
-        "reason": [w or "effect could not be computed" for w, f in zip(why, failed) if f], "kind": "unusable"})
-    chosen_ids = set(chosen["effect_id"])
-    chosen = chosen[~failed]
-    out = _finish_frame(chosen, scale, level, multi_arm)
+        "study_id": sid_all[failed], "effect_id": eid_all[failed],
+        "reason": [why[i] or "effect could not be computed" for i in np.flatnonzero(failed)], "kind": "unusable"})
+    chosen_ids = set(eid_all.tolist())
+    out = _finish_frame(chosen.take(np.flatnonzero(~failed)), scale, level, multi_arm)
 
     def excluded() -> pd.DataFrame:
         parts = [_excluded_frame(classified_fn(), chosen_ids, scale, keep), failed_frame]
         parts = [p for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXCLUDED_COLUMNS)
 
-    converted = out["conversion"].astype("string").fillna("").str.contains("Chinn", regex=False)
+    kept = conv[~failed]
+    n_chinn = sum(1 for x in kept[kept != ""] if "Chinn" in x)
     scale_note = ""
-    if converted.any():
-        scale_note = (f"This outcome mixes continuous and binary results: {int(converted.sum())} binary "
+    if n_chinn:
+        scale_note = (f"This outcome mixes continuous and binary results: {n_chinn} binary "
                       "result(s) were converted from log odds ratios to SMDs by Chinn's method "
                       "(×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
@@ -694,57 +919,102 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
                      summary["n_rows"])
 
 
-def _finish_frame(chosen: pd.DataFrame, scale: str, level: float, multi_arm: str) -> pd.DataFrame:
-    """Build the output frame column by column from arrays (cheaper than editing a wide frame)."""
+def _finish_frame(chosen, scale: str, level: float, multi_arm: str) -> pd.DataFrame:
+    """Build the output frame once, column by column from arrays (cheaper than editing a wide frame)."""
     z = float(ndtri(0.5 + level / 2.0))
-    order = np.lexsort((chosen["comparison"].astype(str).to_numpy(dtype=object).astype(str),
-                        chosen["study_id"].to_numpy(dtype=str),
-                        pd.to_numeric(chosen["year"], errors="coerce").to_numpy(dtype=float, na_value=np.inf)))
-    c = chosen.iloc[order]
-    col = lambda name: c[name].to_numpy(dtype=object)  # noqa: E731
-    yi = c["yi"].to_numpy(dtype=float)
-    vi = c["vi"].to_numpy(dtype=float)
+    c0 = _Cols.wrap(chosen)
+    year_key = c0.num("year")
+    year_key = np.where(np.isnan(year_key), np.inf, year_key)
+    sid_raw = c0.raw("study_id")
+    if multi_arm == "one" and isinstance(sid_raw, pd.arrays.ArrowStringArray) and not c0.isna("study_id").any():
+        # one row per trial, so the comparison never breaks a tie; Arrow sorts its own text without
+        # turning it into numpy strings first (same order: UTF-8 bytes follow code points; stable)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        order = pc.sort_indices(pa.table({"y": year_key, "s": pa.array(sid_raw)}),
+                                sort_keys=[("y", "ascending"), ("s", "ascending")]).to_numpy()
+    else:
+        keys = (c0.text("study_id"), year_key)
+        if multi_arm != "one":  # one row per trial otherwise: the comparison never breaks a tie
+            if c0.isna("comparison").any():
+                keys = (np.array(["nan" if x is None else x for x in c0.obj("comparison")],
+                                 dtype=object).astype(str),) + keys
+            else:
+                keys = (c0.text("comparison"),) + keys
+        order = np.lexsort(keys)
+    c = c0.take(order)
+    yi = np.asarray(c.num("yi"), dtype=float)
+    vi = np.asarray(c.num("vi"), dtype=float)
     sei = np.sqrt(vi)
     lo, hi = yi - z * sei, yi + z * sei
     ratio = scale != "SMD"
-    n_ps = c["n_ps_used"].to_numpy(dtype=float)
-    n_ctl = c["n_ctl_used"].to_numpy(dtype=float)
-    year = pd.to_numeric(c["year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    sid = c["study_id"].to_numpy(dtype=str).astype(object)
-    author = col("first_author")
-    label = np.array([f"{a} {int(y)}" if isinstance(a, str) and not np.isnan(y) else a if isinstance(a, str) else s
-                      for a, y, s in zip(author, year, sid)], dtype=object)
-    comparison = c["comparison"].astype(str).to_numpy(dtype=object)
-    if multi_arm == "split" and len(c):
-        several = pd.Series(sid).map(pd.Series(sid).value_counts()).to_numpy() > 1
-        label = np.where(several, label + " (" + comparison + ")", label)
-    dataset = col("dataset").astype(str).astype(object)
-    label = np.where(dataset != "shipped", label + " [" + dataset + "]", label)
-    route = col("route")
-    rtype = col("reported_effect_type")
-    computed = np.array([f"reported {t} and 95% CI" if r == "reported_smd" else _ROUTE_TEXT.get(r, "")
-                         for r, t in zip(route, rtype)], dtype=object)
+    n_ps = c.num("n_ps_used")
+    n_ctl = c.num("n_ctl_used")
+    year = c.num("year")
+    sid = c.plain("study_id")
+    if c.isna("study_id").any():  # as Series.to_numpy(dtype=str) writes a missing id
+        sid = c.text("study_id").astype(object)
+    author = c.obj("first_author")
+    if isinstance(c.raw("first_author").dtype, pd.StringDtype):  # text or missing, nothing else
+        named = ~c.isna("first_author")
+    else:
+        named = np.fromiter((isinstance(a, str) for a in author), dtype=bool, count=c.n)
+    label = np.where(named, author, sid)  # "<author> <year>", the author alone, else the study id
+    dated = named & ~np.isnan(year)
+    if dated.any():
+        years, inv = np.unique(year[dated], return_inverse=True)
+        label[dated] = author[dated] + np.array([f" {int(y)}" for y in years], dtype=object)[inv.ravel()]
+    if multi_arm == "split" and c.n:
+        codes, _ = pd.factorize(sid)
+        several = np.bincount(codes)[codes] > 1
+        if several.any():
+            label = np.where(several, label + " (" + c.plain("comparison") + ")", label)
+    dataset = c.plain("dataset")
+    if c.isna("dataset").any():
+        dataset = dataset.astype(str).astype(object)
+    foreign = dataset != "shipped"
+    if foreign.any():
+        label = np.where(foreign, label + " [" + dataset + "]", label)
+    computed = np.full(c.n, "", dtype=object)
+    for r, words in _ROUTE_TEXT.items():
+        computed[c.is_in("route", (r,))] = words
+    smd = c.is_in("route", ("reported_smd",))
+    if smd.any():
+        computed[smd] = [f"reported {t} and 95% CI" for t in c.plain("reported_effect_type")[smd]]
     data = {
         "study_id": sid, "label": label, "year": pd.array(year, dtype="Float64").astype("Int64"),
         "dataset": dataset,
-        "effect_measure": np.full(len(c), scale, dtype=object), "yi": yi, "vi": vi, "sei": sei,
-        "ci_low": lo, "ci_high": hi,
+        "effect_measure": pd.array([scale], dtype="str").take(np.zeros(c.n, dtype=np.intp)),
+        "yi": yi, "vi": vi, "sei": sei, "ci_low": lo, "ci_high": hi,
         "display_estimate": np.exp(yi) if ratio else yi, "display_ci_low": np.exp(lo) if ratio else lo,
         "display_ci_high": np.exp(hi) if ratio else hi, "n_ps": n_ps, "n_ctl": n_ctl, "n_total": n_ps + n_ctl,
-        "timepoint_months": pd.to_numeric(c["timepoint_months"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
-        "higher_is_better": c["higher_is_better"].astype("boolean").array,
-        "computed_from": computed, "conversion": col("conversion"), "selection_reason": col("selection_reason"),
-        "n_candidates": c["n_candidates"].to_numpy(dtype=int), "flags": col("flags"),
+        "timepoint_months": c.num("timepoint_months"),
+        "higher_is_better": c.boolean("higher_is_better"),
+        "computed_from": computed, "conversion": c.plain("conversion"),
+        "selection_reason": c.plain("selection_reason"),
+        "n_candidates": np.asarray(c.raw("n_candidates")).astype(int), "flags": c.plain("flags"),
     }
     out = {}
     for name in EFFECT_COLUMNS:
-        if name not in data:  # passed through: keep the column's own text array (no round trip)
-            out[name] = c[name].astype("str").array
-        elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates"):
+        if name not in data or (name == "study_id" and sid is c.plain("study_id")):
+            # passed through (study ids too when none is missing): the column's own text array, no round trip
+            out[name] = pd.Series(c.raw(name), copy=False).astype("str").array
+        elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates", "effect_measure"):
             out[name] = data[name]
         else:
-            out[name] = pd.array(np.asarray(data[name], dtype=object), dtype="str")
+            out[name] = _text_array(np.asarray(data[name], dtype=object))
     return pd.DataFrame(out)
+
+
+def _text_array(values: np.ndarray):
+    """``pd.array(values, dtype="str")`` (missing values stay missing); through Arrow when it is there."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas' own text arrays then
+        return pd.array(values, dtype="str")
+    if len(values) > 1 and (values == values[0]).all():  # one value (a dataset's name): spread it
+        return pd.array(values[:1], dtype="str").take(np.zeros(len(values), dtype=np.intp))
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype="str")
 
 
 def effects(spec: FilterSpec, con=None, **kwargs) -> pd.DataFrame:

@@ -277,3 +277,42 @@ def test_engines_agree_on_random_synthetic_rows(synthetic_con, spec, multi_arm):
     """Thousands of random rows with ties, several follow-ups, measures and comparators per trial."""
     _same(effect_set(spec, synthetic_con, engine="sql", multi_arm=multi_arm),
           effect_set(spec, synthetic_con, engine="pandas", multi_arm=multi_arm))
+
+
+# -- speed work (issue 3) keeps the rules: the cheaper SQL summary and the array pipeline ----------
+
+SUMMARY_SPECS = [FilterSpec(outcome="depression"), FilterSpec(outcome="hospitalised"),
+                 FilterSpec(outcome="depression", ps_format=("group",), timepoint_months=(0, 12))]
+
+
+@pytest.mark.parametrize("spec", SUMMARY_SPECS, ids=["depression", "hospitalised", "group-0-12"])
+def test_scale_summary_in_sql_equals_the_pandas_classification(synthetic_con, spec):
+    """route_summary classifies without the sources join; it must count exactly what classify_rows counts."""
+    from evidence import db
+    from evidence.effects import _summary_from_frame
+
+    sql = db.route_summary(spec, synthetic_con)
+    frame = _summary_from_frame(classify_rows(db.candidate_rows(spec, synthetic_con)))
+    assert sql.keys() == frame.keys()
+    for key, value in frame.items():
+        assert sql[key] == (pytest.approx(value) if isinstance(value, float) else value), key
+
+
+def test_effect_row_count_is_kept_per_connection(synthetic_con, con):
+    from evidence import db
+
+    n_syn = synthetic_con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
+    n_fix = con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
+    assert db.effect_row_count(synthetic_con) == n_syn and db.effect_row_count(con) == n_fix
+    assert db.effect_row_count(synthetic_con) == n_syn  # second call answered from the per-connection count
+
+
+def test_select_and_reasons_accept_frames_and_give_the_same_rows():
+    """The frame wrappers used by tests and the array pipeline used by effect_set agree."""
+    rows = [dict(effect_id="e1", timepoint_months=3.0), dict(effect_id="e2", timepoint_months=9.0),
+            dict(effect_id="e3", comparator="active", comparison="vs active")]
+    chosen, rest = _select(_frame(rows), "SMD", 6.0, "split")
+    assert sorted(chosen["effect_id"]) == ["e2", "e3"] and list(rest["effect_id"]) == ["e1"]
+    reasons = dict(zip(chosen["effect_id"], _reasons(chosen, 6.0)))
+    assert reasons["e3"] == "only usable row for this trial"
+    assert reasons["e2"].startswith("chosen from 2 rows: follow-up 9 months nearest the 6-month target")
