@@ -253,6 +253,46 @@ def choice_counts(spec: FilterSpec, field: str, con: duckdb.DuckDBPyConnection |
     return counts.sort_values(["n_studies", "value"], ascending=[False, True], ignore_index=True)
 
 
+def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckDBPyConnection | None = None, *,
+                      uploads_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`choice_counts` for several filters at once, in one query per dataset.
+
+    The sidebar asks for a dozen of these on every rerun; one statement instead of twelve saves most of
+    their cost (each query pays DuckDB's planning and the trip to pandas).
+
+    Returns
+    -------
+    dict
+        ``field -> DataFrame[value, n_studies]``, each exactly as :func:`choice_counts` returns it.
+    """
+    fields = tuple(fields)
+    allowed = ("outcome",) + CATEGORICAL_FIELDS
+    for field in fields:
+        if field not in allowed:
+            from .errors import InvalidChoice
+            raise InvalidChoice("field", field, allowed)
+    parts, params = [], []
+    for i, field in enumerate(fields):
+        where, p = spec.where(skip=(field,))
+        # The field is given by its position (a bound number), never as text in the statement.
+        parts.append(f"SELECT DISTINCT ?::INTEGER AS field, {COLUMNS[field]} AS value, e.study_id FROM effects e "
+                     "JOIN studies s ON s.study_id = e.study_id "
+                     "JOIN effect_usability u ON u.effect_id = e.effect_id "
+                     f"WHERE {where} AND u.computable_from IS NOT NULL")
+        params += [i, *p]
+    out = {field: pd.DataFrame({"value": pd.Series(dtype=object), "n_studies": pd.Series(dtype="int64")})
+           for field in fields}
+    if not fields:
+        return out
+    sql = " UNION ALL ".join(f"({part})" for part in parts)
+    frames = [_query(c, sql, params) for _, c in dataset_connections(spec.dataset, con, uploads_dir)]
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates().dropna(subset=["value"])
+    for i, group in rows.groupby("field"):
+        counts = group.groupby("value")["study_id"].nunique().rename("n_studies").reset_index()
+        out[fields[int(i)]] = counts.sort_values(["n_studies", "value"], ascending=[False, True], ignore_index=True)
+    return out
+
+
 def table(name: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """A whole table or view of the shipped store, by whitelisted name."""
     if name not in TABLES:

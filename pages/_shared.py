@@ -167,6 +167,13 @@ def _choice_counts(spec: FilterSpec, field: str, _key: str) -> dict[str, int]:
     return dict(zip(df["value"].astype(str), df["n_studies"].astype(int)))
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
+    """Trials each choice of every sidebar filter would leave (one query for all of them)."""
+    frames = db.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
+    return {field: dict(zip(df["value"].astype(str), df["n_studies"].astype(int))) for field, df in frames.items()}
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def ranges(_key: str) -> dict[str, tuple[float, float]]:
     """Observed year and follow-up ranges of the shipped store (for the sliders)."""
@@ -442,17 +449,18 @@ def render_sidebar() -> View:
     sb = st.sidebar
     with sb:
         st.header("Filters")
-        out_counts = _choice_counts(current, "outcome", key)
         outcomes = choices("outcome")
         if ss.get(KEYS["outcome"]) not in outcomes and outcomes:
             ss[KEYS["outcome"]] = _default_outcome()
+        current = _spec_from_state()
+        all_counts = _all_choice_counts(current, key)
+        out_counts = all_counts["outcome"]
         st.selectbox(FIELD_LABELS["outcome"], outcomes, key=KEYS["outcome"],
                      format_func=_fmt_choice("outcome", out_counts, labels("outcome")),
                      help="Effects are pooled for one outcome at a time. The number is how many trials "
                           "with usable numbers each choice would leave, given the other filters.")
-        current = _spec_from_state()
         for name in CATEGORICAL_FIELDS:
-            counts = _choice_counts(current, name, key)
+            counts = all_counts[name]
             opts = choices(name)
             ss[KEYS[name]] = [v for v in ss.get(KEYS[name], []) if v in opts]
             st.multiselect(FIELD_LABELS[name], opts, key=KEYS[name],

@@ -178,3 +178,21 @@ def test_counts_by_filter_name_the_step(con):
     counts = db.study_counts_by_filter(FilterSpec(outcome="depression", population=("diabetes",)), con)
     assert [name for name, _ in counts] == ["dataset", "outcome", "population"]
     assert counts[-1][1] == 0
+
+
+@pytest.mark.parametrize("spec", [
+    FilterSpec(), FilterSpec(outcome="depression"),
+    FilterSpec(outcome="depression", population=("perinatal depression",), ps_format=("one-to-one",)),
+    FilterSpec(outcome="recovery", include_flagged=False, year=(2000, 2020), timepoint_months=(0.0, 12.0)),
+    FilterSpec(outcome="depression", exclude_studies=("Dennis2009",), risk_of_bias=("low", "some concerns")),
+])
+def test_choice_counts_for_all_filters_in_one_query_equal_one_query_each(spec):
+    from evidence import db
+    from evidence.filters import CATEGORICAL_FIELDS
+
+    fields = ("outcome",) + CATEGORICAL_FIELDS
+    together = db.choice_counts_all(spec, fields)
+    for field in fields:
+        alone = db.choice_counts(spec, field)
+        assert together[field]["value"].astype(str).tolist() == alone["value"].astype(str).tolist(), field
+        assert together[field]["n_studies"].tolist() == alone["n_studies"].tolist(), field
