@@ -337,20 +337,24 @@ WITH c AS (
         CASE WHEN _arm_c THEN 'arm_continuous' WHEN _arm_b THEN 'arm_binary'
              WHEN _rep AND reported_effect_type IN ('SMD', 'g', 'd') THEN 'reported_smd'
              WHEN _rep AND reported_effect_type = 'RR' THEN 'reported_rr'
-             WHEN _rep AND reported_effect_type = 'OR' THEN 'reported_or' END AS _route_raw
+             WHEN _rep AND reported_effect_type = 'OR' THEN 'reported_or'
+             WHEN _rep AND reported_effect_type = 'MD' AND n_ps IS NOT NULL AND n_ctl IS NOT NULL
+                  AND n_ps + n_ctl > 2 THEN 'reported_md' END AS _route_raw
     FROM c
 ), r AS (
     SELECT *,
-        (_route_raw IS NOT NULL AND higher_is_better IS NULL AND NOT (_route_raw = 'reported_smd'
+        (_route_raw IS NOT NULL AND higher_is_better IS NULL AND NOT (_route_raw IN ('reported_smd', 'reported_md')
             AND COALESCE(reported_sign, 'ps_minus_ctl') IN ('positive_favours_ps', 'negative_favours_ps'))) AS _no_dir
     FROM r0
 ), classified AS (
     SELECT * EXCLUDE (_arm_c, _arm_b, _rep, _np, _route_raw, _no_dir),
         CASE WHEN _np OR _no_dir THEN NULL ELSE _route_raw END AS route,
         CASE WHEN _np OR _no_dir OR _route_raw IS NULL THEN NULL
-             WHEN _route_raw IN ('arm_continuous', 'reported_smd') THEN 'continuous' ELSE 'binary' END AS kind,
+             WHEN _route_raw IN ('arm_continuous', 'reported_smd', 'reported_md') THEN 'continuous'
+             ELSE 'binary' END AS kind,
         CASE WHEN _np THEN 'not_poolable' WHEN _no_dir THEN 'no_direction'
              WHEN _route_raw IS NOT NULL THEN NULL
+             WHEN _rep AND reported_effect_type = 'MD' AND n_ps IS NOT NULL AND n_ctl IS NOT NULL THEN 'md_too_few'
              WHEN _rep AND reported_effect_type = 'MD' THEN 'md'
              WHEN reported_effect IS NOT NULL AND reported_effect_type IS NULL THEN 'no_type'
              WHEN reported_effect IS NOT NULL THEN 'no_ci'
@@ -387,6 +391,7 @@ _SELECT_BODY = """
         COALESCE(-u.timepoint_months, 'infinity'::DOUBLE) AS k_time_long,
         -m.n_trials AS k_measure,
         n.n_comparisons,
+        -- every reported route (reported_smd, reported_md, reported_rr, reported_or) after arm data
         CASE WHEN u.route LIKE 'reported%' THEN 1 ELSE 0 END AS k_arm,
         CASE WHEN contains(lower(COALESCE(u.source_review, '')), 'primary') THEN 0 ELSE 1 END AS k_primary,
         0 AS k_dataset,

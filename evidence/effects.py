@@ -2,8 +2,9 @@
 
 From the filtered effect rows (:func:`evidence.db.candidate_rows`) this module
 
-1. classifies each row by what it can give: arm means/SDs, arm events, or a
-   reported effect with its 95% CI (SMD/g/d, RR or OR);
+1. classifies each row by what it can give: arm means/SDs, arm events, a
+   reported effect with its 95% CI (SMD/g/d, RR or OR), or a reported mean
+   difference with its 95% CI and both arm Ns;
 2. chooses the scale of the analysis (:func:`choose_scale`);
 3. picks one row per study by the stated rule (:data:`SELECTION_RULE`) and
    records why (``selection_reason``);
@@ -18,8 +19,13 @@ Rules (also shown to users, see :data:`ORIENTATION_RULE` and :data:`SELECTION_RU
   scores are better. Reported SMD/g/d follow ``reported_sign``: ``ps_minus_ctl``
   is treated like arm data, ``positive_favours_ps`` is kept, and
   ``negative_favours_ps`` is reversed.
-* Reported mean differences (MD) are **not** pooled: without the arms' SDs they
-  cannot be standardised, and a row that has the SDs is used through its arm data.
+* Reported mean differences (MD) with their 95% CI and both arm Ns are
+  standardised (SMD scale only): the pooled SD is implied by the CI of the
+  difference with the t distribution on n1 + n2 - 2 df, then Hedges' g
+  (Cochrane Handbook 6.5.2.3; :func:`stats.smd_from_mean_difference_ci`). They
+  are oriented like a reported SMD. An MD without both Ns cannot be
+  standardised and is left out with a reason; a row that has the arms' means and
+  SDs is used through its arm data.
 * Ratio rows (only binary results in the outcome) keep the natural ratio peer /
   control on the log scale; the analysis says whether ratios below or above 1
   favour peer support. If the rows disagree on whether the event is good or bad,
@@ -106,12 +112,22 @@ _ROUTE_TEXT = {
     "arm_binary": "arm event counts",
     "reported_rr": "reported RR and 95% CI",
     "reported_or": "reported OR and 95% CI",
+    "reported_md": "reported MD, 95% CI and arm Ns",
 }
+#: Routes from a reported effect (arm data are preferred over them: step 5 of the selection rule).
+REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or")
+#: Routes on the SMD scale whose numbers are continuous (the others there are binary).
+CONTINUOUS_ROUTES = ("arm_continuous", "reported_smd", "reported_md")
+#: Conversion note of a row standardised from its reported mean difference.
+MD_CONVERSION = ("SMD from the reported mean difference and its 95% CI (SD implied by the CI; "
+                 "Cochrane Handbook 6.5.2.3)")
 #: Plain-language reason for each code of a row that cannot give an effect (SQL and pandas agree).
 REASONS = {
     "not_poolable": "flagged not poolable (not a between-group effect size)",
     "no_direction": "direction of the measure (higher_is_better) not recorded",
-    "md": "reported mean difference: cannot be standardised without the arms' SDs",
+    "md": "reported mean difference without per-arm N: cannot be standardised",
+    "md_too_few": "reported mean difference with two or fewer participants in total: cannot be standardised",
+    "md_on_ratio": "reported mean difference cannot be pooled on a ratio scale",
     "no_type": "reported number is not a between-group effect size (no effect type)",
     "no_ci": "reported effect without a 95% CI",
     "mean_no_sd": "arm means without SDs",
@@ -126,13 +142,14 @@ REASONS = {
 }
 #: Routes usable on each scale.
 SCALE_ROUTES = {
-    "SMD": ("arm_continuous", "reported_smd", "arm_binary", "reported_or"),
+    "SMD": ("arm_continuous", "reported_smd", "reported_md", "arm_binary", "reported_or"),
     "logRR": ("arm_binary", "reported_rr"),
     "logOR": ("arm_binary", "reported_or"),
 }
 _OFF_SCALE = {("SMD", "reported_rr"): "rr_on_smd", ("logRR", "reported_or"): "or_on_rr",
               ("logRR", "arm_continuous"): "no_numbers", ("logRR", "reported_smd"): "no_numbers",
-              ("logOR", "reported_rr"): "rr_on_or"}
+              ("logOR", "reported_rr"): "rr_on_or", ("logRR", "reported_md"): "md_on_ratio",
+              ("logOR", "reported_md"): "md_on_ratio"}
 _EXCLUDED_COLUMNS = ["study_id", "effect_id", "reason", "kind"]
 _FLOAT_COLUMNS = ("yi", "vi", "sei", "ci_low", "ci_high", "display_estimate", "display_ci_low", "display_ci_high",
                   "n_ps", "n_ctl", "n_total", "timepoint_months")
@@ -378,22 +395,29 @@ def _classify_arrays(df) -> dict[str, np.ndarray]:
     sign = np.where(na("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
     flags = _flag_array(c)
     not_poolable = np.array(["not-poolable" in f for f in flags], dtype=bool)
+    md = rep & (rtype == "MD")
+    md_n = md & ~(na("n_ps") | na("n_ctl"))
+    with np.errstate(invalid="ignore"):
+        md_ok = md_n & ((n_ps + n_ctl) > 2)
     raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
-                     rep & (rtype == "OR")],
-                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or"], default="")
+                     rep & (rtype == "OR"), md_ok],
+                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or", "reported_md"],
+                    default="")
     has = raw != ""
-    oriented = (raw == "reported_smd") & np.isin(sign, ["positive_favours_ps", "negative_favours_ps"])
+    oriented = np.isin(raw, ["reported_smd", "reported_md"]) & np.isin(sign, ["positive_favours_ps",
+                                                                              "negative_favours_ps"])
     no_dir = has & na("higher_is_better") & ~oriented
     mean_any = ~na("mean_ps") | ~na("mean_ctl")
     rep_any = ~na("reported_effect")
     code = np.select(
-        [not_poolable, no_dir, has, rep & (rtype == "MD"), rep_any & (rtype == ""), rep_any,
+        [not_poolable, no_dir, has, md_n, md, rep_any & (rtype == ""), rep_any,
          mean_any & (na("sd_ps") | na("sd_ctl")), (mean_any | ~na("events_ps")) & (na("n_ps") | na("n_ctl")),
          ~na("mean_ps")],
-        ["not_poolable", "no_direction", "", "md", "no_type", "no_ci", "mean_no_sd", "no_n", "too_few"],
+        ["not_poolable", "no_direction", "", "md_too_few", "md", "no_type", "no_ci", "mean_no_sd", "no_n",
+         "too_few"],
         default="no_numbers")
     usable = has & ~not_poolable & ~no_dir
-    kind = np.where(~usable, None, np.where(np.isin(raw, ["arm_continuous", "reported_smd"]), "continuous", "binary"))
+    kind = np.where(~usable, None, np.where(np.isin(raw, list(CONTINUOUS_ROUTES)), "continuous", "binary"))
     return {"route": np.where(usable, raw, None).astype(object), "kind": kind.astype(object),
             "reason_code": np.where(code == "", None, code).astype(object), "flags": flags}
 
@@ -402,9 +426,10 @@ def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Add ``route``, ``kind``, ``reason_code``, ``unusable_reason`` and ``flags`` to candidate rows.
 
     ``route`` is how a row can give an effect (``arm_continuous``, ``arm_binary``,
-    ``reported_smd``, ``reported_rr``, ``reported_or``) or None; ``kind`` is
-    ``continuous``/``binary``. Arm data win over a reported effect in the same row. Same rules as
-    the SQL in :func:`evidence.db.selected_rows`.
+    ``reported_smd``, ``reported_md``, ``reported_rr``, ``reported_or``) or None; ``kind`` is
+    ``continuous``/``binary``. ``reported_md`` is a reported mean difference with its 95% CI and
+    both arm Ns (``n_ps + n_ctl > 2``), usable on the SMD scale only. Arm data win over a reported
+    effect in the same row. Same rules as the SQL in :func:`evidence.db.selected_rows`.
     """
     arrays = _classify_arrays(rows)
     out = rows.assign(**arrays)
@@ -478,7 +503,7 @@ def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarr
     pairs = np.unique(np.stack([m_codes, s_codes], axis=1), axis=0) if n else np.empty((0, 2), int)
     use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if n else 0).astype(float)
     measure_use = use[m_codes] if n else np.empty(0)
-    k_arm = _isin(c.obj("route"), ("reported_smd", "reported_rr", "reported_or")).astype(float)
+    k_arm = _isin(c.obj("route"), REPORTED_ROUTES).astype(float)
     k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0
                           for x in c.obj("source_review")])
     k_dataset = (c.plain("dataset") != "shipped").astype(float)
@@ -654,6 +679,20 @@ def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]
     if m.any():
         put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
                       c.num("reported_ci_low")[m], c.num("reported_ci_high")[m]))
+    md = c.is_in("route", ("reported_md",))
+    if md.any():
+        est, lo, hi = c.num("reported_effect"), c.num("reported_ci_low"), c.num("reported_ci_high")
+        with np.errstate(invalid="ignore"):
+            # what stats would refuse for the whole call is refused here row by row, with a reason
+            too_few = md & ~((n_ps > 0) & (n_ctl > 0) & (n_ps + n_ctl > 2))
+            bad_ci = md & ~too_few & ~((lo < hi) & (lo <= est) & (est <= hi) & np.isfinite(est + lo + hi))
+        for i in np.flatnonzero(too_few):
+            why[i] = REASONS["md_too_few"]
+        for i in np.flatnonzero(bad_ci):
+            why[i] = "reported 95% CI is empty or does not contain the estimate"
+        m = md & ~too_few & ~bad_ci
+        if m.any():
+            put(m, _quiet(stats.smd_from_mean_difference_ci, est[m], lo[m], hi[m], n_ps[m], n_ctl[m]))
     m = c.is_in("route", ("arm_binary",))
     if m.any():
         func = stats.log_risk_ratio if scale == "logRR" else stats.log_odds_ratio
@@ -663,7 +702,7 @@ def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]
         put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
                       c.num("reported_ci_low")[m], c.num("reported_ci_high")[m], ratio=True))
 
-    reported = c.is_in("route", ("reported_smd", "reported_rr", "reported_or"))
+    reported = c.is_in("route", REPORTED_ROUTES)
     binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or"))
     if reported.any():
         sign = np.where(c.isna("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
@@ -690,7 +729,8 @@ def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]
             words = {x: f"sign reversed (lower {'score' if x is None else x} is better)" for x in set(measure)}
             rev[lower] = [words[x] for x in measure]
         rev[neg] = "sign reversed (the source reports negative values as favouring peer support)"
-        conv = _join_notes(chinn, rev)
+        md_note = np.where(md, MD_CONVERSION, "").astype(object) if md.any() else blank
+        conv = _join_notes(chinn, md_note, rev)
     else:
         back = (pos & (direction < 0)) | (neg & (direction > 0))
         yi = np.where(back, -yi, yi)

@@ -342,8 +342,11 @@ async def change_one_filter(page, rng: random.Random, labels: list[str], max_tag
         options = page.locator(f'[id="{listbox}"] [role="option"]')
         await options.first.wait_for(timeout=5000)
         texts = [t.strip() for t in await options.all_inner_texts()]
+        # The open list marks the current choice; picking it again would start no run to wait for.
+        selected = await options.evaluate_all("els => els.map(e => e.getAttribute('aria-selected') === 'true')")
         current = await box.input_value() if not is_multi else None
-        choices = [i for i, t in enumerate(texts) if t and t != "Select all" and t != current]
+        choices = [i for i, t in enumerate(texts)
+                   if t and t != "Select all" and t != current and not (not is_multi and selected[i])]
         counts = {i: TRIAL_COUNT.search(texts[i]) for i in choices}
         with_trials = [i for i in choices if counts[i] and int(counts[i].group(1)) > 0]
         if any(counts.values()):

@@ -10,6 +10,7 @@
 #         SESSIONS=10 DURATION=20 scripts/scale_out.sh  # a quicker look
 # Settings (environment): PORT=8600 REPLICA_PORTS="8601 8602" STICKY=cookie|ip SESSIONS=30
 #         DURATION=60 BROWSERS=2 KEEP=1 (keep the temp dir with logs) NGINX=/usr/sbin/nginx
+#         THINK="5 10" (seconds between one session's changes; default: the load script's 0.5-1.5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -52,6 +53,8 @@ port_free() {
   "$PY" - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+# As nginx and Streamlit bind: connections of a previous run lingering in TIME_WAIT do not hold the port.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
@@ -126,6 +129,10 @@ echo "== load: $SESSIONS sessions for $DURATION s through nginx"
 mkdir -p "$OUT"
 LOAD_ARGS=(--url "http://127.0.0.1:$PORT" --sessions "$SESSIONS" --duration "$DURATION" --browsers "$BROWSERS"
            --json "$OUT/loadtest-nginx.json")
+if [ -n "${THINK:-}" ]; then
+  read -r think_min think_max <<<"$THINK"
+  LOAD_ARGS+=(--think "$think_min" "$think_max")
+fi
 for p in "${REPLICA_PORTS[@]}"; do
   LOAD_ARGS+=(--server-log "$WORK/replica-$p.log" --replica "http://127.0.0.1:$p")
 done

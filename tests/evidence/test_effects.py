@@ -83,7 +83,9 @@ def test_binary_only_outcome_stays_on_the_ratio_scale(con):
 
 def test_unusable_rows_are_listed_with_reasons(con):
     ex = effect_set(DEP, con).excluded.set_index("effect_id")
-    assert ex.loc["G-2", "reason"].startswith("reported mean difference")
+    # G-2 is a mean difference with its CI but no arm N: it cannot be standardised
+    assert ex.loc["G-2", "reason"] == "reported mean difference without per-arm N: cannot be standardised"
+    assert ex.loc["G-2", "kind"] == "unusable"
     assert ex.loc["H-2", "reason"] == "arm means without SDs"
     assert ex.loc["A-1", "kind"] == "not selected"
     assert set(ex.columns) >= {"study_id", "reason", "kind"}
@@ -137,6 +139,8 @@ def _frame(rows):
      "e2", "the longer of two equally near"),
     ([dict(effect_id="e1", route="reported_smd"), dict(effect_id="e2")],
      "e2", "arm-level data preferred over a reported effect"),
+    ([dict(effect_id="e1", route="reported_md"), dict(effect_id="e2")],
+     "e2", "arm-level data preferred over a reported effect"),
     ([dict(effect_id="e1", source_review="Cochrane review"), dict(effect_id="e2")],
      "e2", "primary paper preferred over a review or database"),
     ([dict(effect_id="e1", dataset="mine"), dict(effect_id="e2")],
@@ -144,7 +148,8 @@ def _frame(rows):
     ([dict(effect_id="e1", verification="unverified"), dict(effect_id="e2")],
      "e2", "verified row preferred over an unverified one"),
     ([dict(effect_id="e2"), dict(effect_id="e1")], "e1", "lowest effect id"),
-], ids=["comparator", "native-scale", "known-follow-up", "tie-longer", "arm-data", "primary", "shipped",
+], ids=["comparator", "native-scale", "known-follow-up", "tie-longer", "arm-data", "arm-data-md", "primary",
+        "shipped",
         "verified", "effect-id"])
 def test_selection_rule_steps(rows, winner, reason):
     chosen, rest = _select(_frame(rows), "SMD", 6.0, "one")
@@ -242,7 +247,8 @@ def test_sql_and_pandas_engines_agree_on_fixture(con, spec, multi_arm):
 
 
 @pytest.mark.parametrize("outcome", ["depression", "quality of life", "glycaemic control (HbA1c)", "readmission",
-                                     "hospitalised", "recovery", "other"])
+                                     "hospitalised", "recovery", "other", "substance use", "psychiatric symptoms",
+                                     "depression and anxiety"])
 def test_sql_and_pandas_engines_agree_on_shipped_data(shipped_con, outcome):
     spec = FilterSpec(outcome=outcome)
     _same(effect_set(spec, shipped_con, engine="sql"), effect_set(spec, shipped_con, engine="pandas"))
@@ -316,3 +322,225 @@ def test_select_and_reasons_accept_frames_and_give_the_same_rows():
     reasons = dict(zip(chosen["effect_id"], _reasons(chosen, 6.0)))
     assert reasons["e3"] == "only usable row for this trial"
     assert reasons["e2"].startswith("chosen from 2 rows: follow-up 9 months nearest the 6-month target")
+
+
+# -- a reported mean difference with its 95% CI and both arm Ns (Cochrane Handbook 6.5.2.3) ----------
+
+def _fixture_module():
+    """The fixture store's tables (tests/evidence/conftest.py), loaded by path under a name of its own."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_evidence_fixture_tables", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _t_interval(m1, sd1, n1, m2, sd2, n2, level=0.95):
+    """Mean difference and its pooled-SD t interval, as a trial report would print them."""
+    from scipy import stats as sps
+
+    df = n1 + n2 - 2
+    sp = math.sqrt(((n1 - 1) * sd1 ** 2 + (n2 - 1) * sd2 ** 2) / df)
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * sp * math.sqrt(1 / n1 + 1 / n2)
+    md = m1 - m2
+    return md, md - half, md + half
+
+
+def _g_by_hand(md, lo, hi, n1, n2):
+    """Hedges' g and its variance from an MD and its 95% CI, written out (Handbook 6.5.2.3)."""
+    from scipy import stats as sps
+
+    m = n1 + n2 - 2
+    s = (hi - lo) / (2 * float(sps.t.ppf(0.975, m))) / math.sqrt(1 / n1 + 1 / n2)
+    j = math.exp(math.lgamma(m / 2) - 0.5 * math.log(m / 2) - math.lgamma((m - 1) / 2))
+    g = j * md / s
+    return g, 1 / n1 + 1 / n2 + g ** 2 / (2 * (n1 + n2))
+
+
+# J2023's MD row is the t interval of these arms (lower HAM-D is better): its SMD must equal their g.
+J_ARMS = (10.0, 6.0, 40, 12.5, 7.0, 42)
+J_MD = _t_interval(*J_ARMS)
+# A2001's 6-month BDI-II as an MD row beside its arm data (A-2): the arm data must win.
+A_MD = _t_interval(13.0, 8.0, 48, 16.0, 8.0, 47)
+
+MD_STUDIES = [
+    dict(study_id="J2023", first_author="Kappa", year=2023, population="depression", ps_format="group"),
+    dict(study_id="K2024", first_author="Lambda", year=2024, population="depression", ps_format="one-to-one"),
+    dict(study_id="L2021", first_author="Mu", year=2021, population="depression"),
+    dict(study_id="M2016", first_author="Nu", year=2016, population="depression"),
+    dict(study_id="N2019", first_author="Xi", year=2019, population="depression", ps_format="group"),
+    dict(study_id="O2017", first_author="Omicron", year=2017, population="depression"),
+    dict(study_id="P2018", first_author="Pi", year=2018, population="depression"),
+]
+_MD = dict(reported_effect_type="MD", reported_sign="ps_minus_ctl", score_type="post", timepoint_months=6)
+MD_EFFECTS = [
+    dict(effect_id="A-5", study_id="A2001", measure="BDI-II", n_ps=48, n_ctl=47, reported_effect=A_MD[0],
+         reported_ci_low=A_MD[1], reported_ci_high=A_MD[2], **_MD),
+    dict(effect_id="J-1", study_id="J2023", measure="HAM-D", n_ps=40, n_ctl=42, reported_effect=J_MD[0],
+         reported_ci_low=J_MD[1], reported_ci_high=J_MD[2], **_MD),
+    # oriented by the source: no direction needed, kept as printed
+    dict(effect_id="K-1", study_id="K2024", measure="Mood scale", higher_is_better=None, n_ps=30, n_ctl=30,
+         reported_effect=2.0, reported_ci_low=0.4, reported_ci_high=3.6,
+         **{**_MD, "reported_sign": "positive_favours_ps"}),
+    # an MD with its CI but one arm N only: cannot be standardised
+    dict(effect_id="L-1", study_id="L2021", measure="HAM-D", n_ps=30, reported_effect=-1.0, reported_ci_low=-2.0,
+         reported_ci_high=0.0, **_MD),
+    # two participants in all: no degrees of freedom for the SD
+    dict(effect_id="M-1", study_id="M2016", measure="HAM-D", n_ps=1, n_ctl=1, reported_effect=-1.0,
+         reported_ci_low=-2.0, reported_ci_high=0.0, **_MD),
+    # two peer arms sharing one control arm (its N split with multi_arm="split")
+    dict(effect_id="N-1", study_id="N2019", comparison="peer arm 1 vs usual care", shared_control="N2019-ctl",
+         shared_arm="control", measure="BDI-II", n_ps=30, n_ctl=60, reported_effect=-3.0, reported_ci_low=-6.5,
+         reported_ci_high=0.5, **_MD),
+    dict(effect_id="N-2", study_id="N2019", comparison="peer arm 2 vs usual care", shared_control="N2019-ctl",
+         shared_arm="control", measure="BDI-II", n_ps=32, n_ctl=60, reported_effect=-2.0, reported_ci_low=-5.4,
+         reported_ci_high=1.4, **_MD),
+    # the source says negative values favour peer support (higher scores are better here)
+    dict(effect_id="O-1", study_id="O2017", measure="Wellbeing", higher_is_better="yes", n_ps=25, n_ctl=25,
+         reported_effect=-1.0, reported_ci_low=-2.0, reported_ci_high=0.0,
+         **{**_MD, "reported_sign": "negative_favours_ps"}),
+    # peer minus control on a measure of unknown direction: cannot be oriented
+    dict(effect_id="P-1", study_id="P2018", measure="HAM-D", higher_is_better=None, n_ps=20, n_ctl=20,
+         reported_effect=-1.0, reported_ci_low=-2.0, reported_ci_high=0.0, **_MD),
+]
+
+
+@pytest.fixture(scope="module")
+def md_con(tmp_path_factory):
+    """The fixture store plus the mean-difference rows above."""
+    import duckdb
+
+    from evidence import ingest
+
+    fx = _fixture_module()
+    tables = fx.fixture_tables()
+    tables["studies"] += [{**fx.STUDY_DEFAULTS, **s} for s in MD_STUDIES]
+    for i, e in enumerate(MD_EFFECTS, start=len(tables["effects"]) + 1):
+        r = {**fx.EFFECT_DEFAULTS, **e, "source_id": f"S-{e['effect_id']}"}
+        tables["effects"].append(r)
+        tables["sources"].append({"source_id": r["source_id"], "study_id": e["study_id"],
+                                  "source_review": "primary paper",
+                                  "source_url": f"https://example.org/{e['study_id']}",
+                                  "source_location": "Table 3", "source_quote": f"quote {e['effect_id']}",
+                                  "raw_file": "fixture.csv", "raw_row": i})
+    path = ingest.write_store(tables, tmp_path_factory.mktemp("md") / "md.duckdb")
+    c = duckdb.connect(str(path), read_only=True)
+    yield c
+    c.close()
+
+
+def test_reported_md_with_ci_and_ns_contributes_on_the_smd_scale(md_con):
+    es = effect_set(DEP, md_con)
+    assert es.effect_measure == "SMD"
+    j = row(es.effects, "J2023")
+    # the t-interval round trip: the SMD from the MD and its CI is the g of the arms it came from
+    g, v = stats.smd(*J_ARMS)
+    assert j["yi"] == pytest.approx(-g[0], rel=1e-9) and j["yi"] > 0  # lower HAM-D is better: sign reversed
+    assert j["vi"] == pytest.approx(v[0], rel=1e-9)
+    assert (j["n_ps"], j["n_ctl"]) == (40, 42)
+    assert j["computed_from"] == "reported MD, 95% CI and arm Ns"
+    assert j["conversion"] == ("SMD from the reported mean difference and its 95% CI (SD implied by the CI; "
+                               "Cochrane Handbook 6.5.2.3); sign reversed (lower HAM-D is better)")
+
+
+def test_reported_md_follows_the_sources_orientation(md_con):
+    df = effects(DEP, md_con)
+    k = row(df, "K2024")  # positive_favours_ps: kept as printed, no direction needed
+    g, v = _g_by_hand(2.0, 0.4, 3.6, 30, 30)
+    assert k["yi"] == pytest.approx(g, rel=1e-9) and k["yi"] > 0 and k["vi"] == pytest.approx(v, rel=1e-9)
+    assert k["conversion"] == ("SMD from the reported mean difference and its 95% CI (SD implied by the CI; "
+                               "Cochrane Handbook 6.5.2.3)")
+    o = row(df, "O2017")  # negative_favours_ps: reversed, although higher scores are better
+    g, v = _g_by_hand(-1.0, -2.0, 0.0, 25, 25)
+    assert o["yi"] == pytest.approx(-g, rel=1e-9) and o["yi"] > 0 and o["vi"] == pytest.approx(v, rel=1e-9)
+    assert o["conversion"].endswith("sign reversed (the source reports negative values as favouring peer support)")
+
+
+def test_reported_md_without_both_ns_or_direction_is_excluded_with_a_reason(md_con):
+    es = effect_set(DEP, md_con)
+    assert not {"L2021", "M2016", "P2018"} & set(es.effects["study_id"])
+    ex = es.excluded.set_index("effect_id")
+    assert ex.loc["L-1", "reason"] == "reported mean difference without per-arm N: cannot be standardised"
+    assert ex.loc["M-1", "reason"] == ("reported mean difference with two or fewer participants in total: "
+                                       "cannot be standardised")
+    assert ex.loc["P-1", "reason"] == "direction of the measure (higher_is_better) not recorded"
+    assert (ex.loc[["L-1", "M-1", "P-1", "G-2"], "kind"] == "unusable").all()
+
+
+def test_arm_data_are_preferred_over_a_reported_md_of_the_same_trial(md_con):
+    es = effect_set(DEP, md_con)
+    a = row(es.effects, "A2001")
+    assert a["effect_id"] == "A-2" and a["computed_from"].startswith("arm means")
+    assert a["selection_reason"] == "chosen from 4 rows: arm-level data preferred over a reported effect"
+    ex = es.excluded.set_index("effect_id")
+    assert ex.loc["A-5", "kind"] == "not selected"
+
+
+def test_reported_md_uses_the_split_ns_of_a_shared_arm(md_con):
+    one = row(effects(DEP, md_con), "N2019")
+    assert one["effect_id"] == "N-1" and one["n_ctl"] == 60
+    g, v = _g_by_hand(-3.0, -6.5, 0.5, 30, 60)
+    assert one["yi"] == pytest.approx(-g, rel=1e-9) and one["vi"] == pytest.approx(v, rel=1e-9)
+    split = effects(DEP, md_con, multi_arm="split")
+    n = split[split["study_id"] == "N2019"].sort_values("effect_id")
+    assert list(n["n_ctl"]) == [30.0, 30.0]
+    es = stats.smd_from_mean_difference_ci([-3.0, -2.0], [-6.5, -5.4], [0.5, 1.4], [30, 32], [30, 30])
+    assert np.allclose(n["yi"], -es.yi, rtol=1e-12) and np.allclose(n["vi"], es.vi, rtol=1e-12)
+    assert all("23.3.4" in c for c in n["conversion"])
+
+
+def test_reported_md_is_an_smd_route_only():
+    from evidence.effects import SCALE_ROUTES, _excluded_frame
+
+    assert "reported_md" in SCALE_ROUTES["SMD"]
+    assert "reported_md" not in SCALE_ROUTES["logRR"] and "reported_md" not in SCALE_ROUTES["logOR"]
+    classified = pd.DataFrame({"study_id": ["X"], "effect_id": ["x1"], "route": ["reported_md"],
+                               "kind": ["continuous"], "reason_code": [None], "higher_is_better": [False]})
+    for scale in ("logRR", "logOR"):
+        ex = _excluded_frame(classified, set(), scale, False)
+        assert list(ex["reason"]) == ["reported mean difference cannot be pooled on a ratio scale"]
+
+
+def test_classify_rows_gives_the_md_route_and_codes():
+    base = dict(mean_ps=None, mean_ctl=None, sd_ps=None, sd_ctl=None, events_ps=None, events_ctl=None,
+                reported_effect=-1.0, reported_ci_low=-2.0, reported_ci_high=0.0, reported_effect_type="MD",
+                reported_sign="ps_minus_ctl", higher_is_better=False, study_flags=None, effect_flags=None)
+    df = pd.DataFrame([{**base, "n_ps": 20, "n_ctl": 20}, {**base, "n_ps": 20, "n_ctl": None},
+                       {**base, "n_ps": 1, "n_ctl": 1}, {**base, "n_ps": 20, "n_ctl": 20, "reported_ci_low": None}])
+    out = classify_rows(df)
+    plain = lambda col: [None if pd.isna(x) else x for x in out[col]]  # noqa: E731
+    assert plain("route") == ["reported_md", None, None, None]
+    assert plain("kind") == ["continuous", None, None, None]
+    assert plain("reason_code") == [None, "md", "md_too_few", "no_ci"]
+
+
+MD_ENGINE_SPECS = [
+    FilterSpec(outcome="depression"),
+    FilterSpec(outcome="depression", timepoint_months=(2, 12)),
+    FilterSpec(outcome="depression", ps_format=("group",)),
+    FilterSpec(outcome="hospitalised"),
+]
+
+
+@pytest.mark.parametrize("spec", MD_ENGINE_SPECS, ids=lambda s: s.describe())
+@pytest.mark.parametrize("multi_arm", ["one", "split"])
+def test_sql_and_pandas_engines_agree_on_reported_md_rows(md_con, spec, multi_arm):
+    _same(effect_set(spec, md_con, engine="sql", multi_arm=multi_arm),
+          effect_set(spec, md_con, engine="pandas", multi_arm=multi_arm))
+
+
+def test_sql_and_pandas_classify_reported_md_rows_alike(md_con):
+    from evidence import db
+    from evidence.effects import _summary_from_frame
+
+    sql = db.classified_rows(DEP, md_con).set_index("effect_id").sort_index()
+    pan = classify_rows(db.candidate_rows(DEP, md_con)).set_index("effect_id").sort_index()
+    for col in ("route", "kind", "reason_code"):
+        assert list(sql[col].astype(object).where(sql[col].notna(), None)) == \
+            list(pan[col].astype(object).where(pan[col].notna(), None)), col
+    assert sql.loc["J-1", "route"] == "reported_md" and sql.loc["L-1", "reason_code"] == "md"
+    summary, frame = db.route_summary(DEP, md_con), _summary_from_frame(classify_rows(db.candidate_rows(DEP, md_con)))
+    assert {k: summary[k] for k in frame if not isinstance(frame[k], float)} == \
+        {k: v for k, v in frame.items() if not isinstance(v, float)}
