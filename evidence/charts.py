@@ -322,6 +322,12 @@ def study_rows(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str
         Columns ``row, row_type, order, est, lo, hi, weight_pct, rob, est_text,
         weight_text, pi_lo, pi_hi`` plus the tooltip columns as text.
     """
+    return pd.DataFrame(study_columns(effects, pooled, effect_measure=effect_measure, level=level))
+
+
+def study_columns(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str = "SMD",
+                  level: float = 0.95) -> dict[str, list]:
+    """:func:`study_rows` as plain column lists (cheaper than a frame when only the values are needed)."""
     df = effects.reset_index(drop=True)
     yi = df["yi"].to_numpy(dtype=float)
     if "sei" in df.columns:
@@ -339,32 +345,33 @@ def study_rows(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str
     est = _to_display(yi, effect_measure)
     lo = _to_display(yi - z * sei, effect_measure)
     hi = _to_display(yi + z * sei, effect_measure)
-    labels = _unique_labels(df["label"] if "label" in df.columns else df["study_id"])
-    rob = [(_as_text(v) if _as_text(v) != "not reported" else "not reported").lower() for v in
-           (df["risk_of_bias"] if "risk_of_bias" in df.columns else [None] * len(df))]
-    rows = pd.DataFrame({
+    labels = _unique_labels(df["label"].tolist() if "label" in df.columns else df["study_id"].tolist())
+    rob = [_as_text(v).lower() for v in
+           (df["risk_of_bias"].tolist() if "risk_of_bias" in df.columns else [None] * len(df))]
+    n = len(df)
+    cols: dict[str, list] = {
         "row": labels,
-        "row_type": "study",
-        "order": np.arange(len(df)),
-        "study_id": df["study_id"].astype(str) if "study_id" in df.columns else labels,
-        "est": est,
-        "lo": lo,
-        "hi": hi,
-        "weight_pct": weight_pct,
+        "row_type": ["study"] * n,
+        "order": list(range(n)),
+        "study_id": [str(v) for v in df["study_id"].tolist()] if "study_id" in df.columns else list(labels),
+        "est": est.tolist(),
+        "lo": lo.tolist(),
+        "hi": hi.tolist(),
+        "weight_pct": np.asarray(weight_pct, dtype=float).tolist(),
         "rob": rob,
         "est_text": [_interval_text(a, b, c) for a, b, c in zip(est, lo, hi)],
-        "weight_text": [f"{v:.1f}%" if math.isfinite(v) else "" for v in weight_pct],
-        "pi_lo": np.nan,
-        "pi_hi": np.nan,
-    })
+        "weight_text": [f"{v:.1f}%" if math.isfinite(v) else "" for v in np.asarray(weight_pct, dtype=float)],
+        "pi_lo": [math.nan] * n,
+        "pi_hi": [math.nan] * n,
+    }
     for col, _title in _TOOLTIP_FIELDS:
-        values = df[col] if col in df.columns else [None] * len(df)
+        values = df[col].tolist() if col in df.columns else [None] * n
         texts = [_as_text(v) for v in values]
         if col == "flags":  # an empty flag list means "no flags", not a missing value
             texts = ["none" if t == "not reported" else t for t in texts]
         if col == "source_quote":
             texts = [t if len(t) <= _QUOTE_LIMIT else t[: _QUOTE_LIMIT - 1] + "\u2026" for t in texts]
-        rows[f"tt_{col}"] = texts
+        cols[f"tt_{col}"] = texts
 
     if pooled is not None:
         p_est = float(_to_display(pooled.estimate, effect_measure))
@@ -372,15 +379,23 @@ def study_rows(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str
         p_hi = float(_to_display(pooled.ci_high, effect_measure))
         pi_lo = float(_to_display(getattr(pooled, "pi_low", np.nan), effect_measure))
         pi_hi = float(_to_display(getattr(pooled, "pi_high", np.nan), effect_measure))
-        pooled_row = {c: "" for c in rows.columns if c.startswith("tt_")}
+        pooled_row = {c: "" for c in cols if c.startswith("tt_")}
         pooled_row.update({
-            "row": _pooled_label(pooled), "row_type": "pooled", "order": len(df), "study_id": "",
-            "est": p_est, "lo": p_lo, "hi": p_hi, "weight_pct": 100.0 if len(df) else np.nan,
+            "row": _pooled_label(pooled), "row_type": "pooled", "order": n, "study_id": "",
+            "est": p_est, "lo": p_lo, "hi": p_hi, "weight_pct": 100.0 if n else math.nan,
             "rob": "", "est_text": _interval_text(p_est, p_lo, p_hi), "weight_text": "100%",
             "pi_lo": pi_lo, "pi_hi": pi_hi,
         })
-        rows = pd.concat([rows, pd.DataFrame([pooled_row])], ignore_index=True)
-    return rows
+        for c in cols:
+            cols[c].append(pooled_row[c])
+    return cols
+
+
+def _records(cols: dict[str, list]) -> list[dict]:
+    """Rows for an inline Vega-Lite data set, as Altair writes a frame of these columns (NaN as null)."""
+    names = list(cols)
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in zip(names, row)}
+            for row in zip(*cols.values())]
 
 
 def forest_plot(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str = "SMD",
@@ -424,12 +439,15 @@ class _ForestLayout(NamedTuple):
     pooled_label: str | None
 
 
-def _forest_layout(data: pd.DataFrame, has_pooled: bool, effect_measure: str) -> _ForestLayout:
+def _forest_layout(data, has_pooled: bool, effect_measure: str) -> _ForestLayout:
+    """From the forest's rows (a frame, or :func:`study_columns`' lists)."""
     order = list(data["row"])
-    extra = [data["pi_lo"].min(), data["pi_hi"].max()] if has_pooled else []
-    x_domain = _domain(data["lo"].to_numpy(), data["hi"].to_numpy(), effect_measure, extra)
+    pi = np.asarray(list(data["pi_lo"]) + list(data["pi_hi"]), float) if has_pooled else np.empty(0)
+    extra = [pi[np.isfinite(pi)].min(), pi[np.isfinite(pi)].max()] if np.isfinite(pi).any() else []
+    x_domain = _domain(np.asarray(data["lo"], float), np.asarray(data["hi"], float), effect_measure, extra)
     axis = _x_axis(effect_measure, x_domain)
-    study_weights = data.loc[data["row_type"] == "study", "weight_pct"].to_numpy(float)
+    weights = np.asarray(data["weight_pct"], float)
+    study_weights = weights[np.asarray(data["row_type"], dtype=object) == "study"]
     max_weight = float(np.nanmax(study_weights)) if np.isfinite(study_weights).any() else 100.0
     return _ForestLayout(order, x_domain, None if axis is alt.Undefined else list(axis.values), max_weight,
                          order[-1] if has_pooled else None)
@@ -540,11 +558,11 @@ def forest_plot_spec(effects: pd.DataFrame, pooled: Any = None, *, effect_measur
     Equal to ``forest_plot(...).to_dict(validate=False)`` up to the name of the inline data set (a
     test checks it on every shape of forest plot).
     """
-    data = study_rows(effects, pooled, effect_measure=effect_measure, level=level)
-    layout = _forest_layout(data, pooled is not None, effect_measure)
+    cols = study_columns(effects, pooled, effect_measure=effect_measure, level=level)
+    layout = _forest_layout(cols, pooled is not None, effect_measure)
     settings = (effect_measure, ps_side, float(level), pooled is not None, bool(title), layout.axis_values is not None)
-    template = _forest_template(*settings, tuple(data.columns))
-    values = alt.data_transformers.get()(data)["values"]
+    template = _forest_template(*settings, tuple(cols))
+    values = _records(cols)
     swaps = {
         '["__ORDER__"]': json.dumps(layout.order),
         '["__AXIS__"]': json.dumps(layout.axis_values),
