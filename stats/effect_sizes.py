@@ -163,6 +163,22 @@ def _check_arms(m1, sd1, n1, m2, sd2, n2) -> list[np.ndarray]:
     return arrays
 
 
+def _pooled_df(n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of a pooled SD, ``n1 + n2 - 2``; refused where not positive."""
+    df = n1 + n2 - 2.0
+    with np.errstate(invalid="ignore"):
+        bad_df = np.flatnonzero(df <= 0)
+    if bad_df.size:
+        raise ValueError(f"n1 + n2 must exceed 2 for a pooled SD; invalid at positions {format_positions(bad_df)}")
+    return df
+
+
+def _hedges_g(diff: np.ndarray, s: np.ndarray, n1: np.ndarray, n2: np.ndarray, df: np.ndarray):
+    """g = J(df) diff / s and its large-sample variance (Hedges & Olkin 1985, eq. 5.15; metafor vtype "LS")."""
+    yi = hedges_correction(df) * diff / s
+    return yi, 1.0 / n1 + 1.0 / n2 + yi**2 / (2.0 * (n1 + n2))
+
+
 def smd(m1, sd1, n1, m2, sd2, n2) -> EffectSizes:
     """Standardised mean difference, Hedges' g (metafor ``escalc(measure="SMD")``).
 
@@ -201,18 +217,13 @@ def smd(m1, sd1, n1, m2, sd2, n2) -> EffectSizes:
     """
     m1, sd1, n1, m2, sd2, n2 = _check_arms(m1, sd1, n1, m2, sd2, n2)
     reasons = _missing(m1, sd1, n1, m2, sd2, n2)
-    df = n1 + n2 - 2.0
-    with np.errstate(invalid="ignore"):
-        bad_df = np.flatnonzero(df <= 0)
-    if bad_df.size:
-        raise ValueError(f"n1 + n2 must exceed 2 for a pooled SD; invalid at positions {format_positions(bad_df)}")
+    df = _pooled_df(n1, n2)
     with np.errstate(divide="ignore", invalid="ignore"):
         s_pooled = np.sqrt(((n1 - 1.0) * sd1**2 + (n2 - 1.0) * sd2**2) / df)
         bad_sd = np.flatnonzero(s_pooled == 0)
         if bad_sd.size:
             raise ValueError(f"pooled SD is zero (sd1 and sd2 both 0) at positions {format_positions(bad_sd)}")
-        yi = hedges_correction(df) * (m1 - m2) / s_pooled
-        vi = 1.0 / n1 + 1.0 / n2 + yi**2 / (2.0 * (n1 + n2))
+        yi, vi = _hedges_g(m1 - m2, s_pooled, n1, n2, df)
     return _finish(yi, vi, reasons, "smd")
 
 
@@ -452,16 +463,11 @@ def smd_from_mean_difference_ci(md, ci_low, ci_high, n1, n2, level: float = 0.95
     _check_interval(est, lo, hi)
     check_nonnegative(n1, "n1", strict=True)
     check_nonnegative(n2, "n2", strict=True)
-    df = n1 + n2 - 2.0
-    with np.errstate(invalid="ignore"):
-        bad_df = np.flatnonzero(df <= 0)
-    if bad_df.size:
-        raise ValueError(f"n1 + n2 must exceed 2 for a pooled SD; invalid at positions {format_positions(bad_df)}")
+    df = _pooled_df(n1, n2)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = _t_quantile(0.5 + lev / 2.0, df)
         sd = (hi - lo) / (2.0 * t) / np.sqrt(1.0 / n1 + 1.0 / n2)
-        yi = hedges_correction(df) * est / sd
-        vi = 1.0 / n1 + 1.0 / n2 + yi**2 / (2.0 * (n1 + n2))
+        yi, vi = _hedges_g(est, sd, n1, n2, df)
     return _finish(yi, vi, reasons, "smd_from_mean_difference_ci")
 
 
