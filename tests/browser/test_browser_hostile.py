@@ -140,6 +140,7 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
 
     app.open(app.path_of("Data"))
     app.assert_healthy()
+    app.page.get_by_role("tab", name="Add your own trials").click()
     app.page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": "bad_sheet.csv", "mimeType": "text/csv", "buffer": data}])
     app.page.locator('[data-testid="stFileChipName"]').filter(has_text="bad_sheet.csv").wait_for()
