@@ -129,6 +129,8 @@ def _pool(yi, vi, *, method: str, hartung_knapp: bool, level: float) -> stats.Po
 
 def _culprit(spec: FilterSpec, con, uploads_dir) -> tuple[str | None, list[tuple[str, int]]]:
     counts = db.study_counts_by_filter(spec, con, uploads_dir=uploads_dir)
+    if db.count_studies(spec, con, usable_only=False, uploads_dir=uploads_dir):
+        return "usable numbers", counts  # trials match every filter; none has numbers that can be pooled
     for name, n in counts:
         if n == 0:
             return name, counts

@@ -782,18 +782,30 @@ def propose_derivations(data_dir: Path = DATA) -> list[dict[str, str]]:
     return out
 
 
-def usable(e: dict[str, str]) -> bool:
-    """Whether an effects row can give (yi, vi): the rule of the effect_usability view in schema.sql."""
+def _flagged_not_poolable(e: dict[str, str], study_flags: dict[str, str] | None) -> bool:
+    flags = set((e.get("flags") or "").split(";")) | set(((study_flags or {}).get(e["study_id"]) or "").split(";"))
+    return "not-poolable" in flags
+
+
+def has_poolable_numbers(e: dict[str, str], study_flags: dict[str, str] | None = None) -> bool:
+    """Issue 6's sense: arm means and SDs, arm events, or a reported effect with its 95% CI; not flagged."""
     have = lambda *cols: all((e.get(c) or "").strip() for c in cols)  # noqa: E731
-    return (have("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl")
-            or have("n_ps", "n_ctl", "events_ps", "events_ctl")
-            or have("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
+    return not _flagged_not_poolable(e, study_flags) and (
+        have("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or have("n_ps", "n_ctl", "events_ps", "events_ctl")
+        or have("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
 
 
-def poolable(e: dict[str, str], study_flags: dict[str, str]) -> bool:
-    """Usable, and neither the row nor its study is flagged not-poolable (what the analyses pool)."""
-    flags = set((e.get("flags") or "").split(";")) | set((study_flags.get(e["study_id"]) or "").split(";"))
-    return usable(e) and "not-poolable" not in flags
+def usable(e: dict[str, str], study_flags: dict[str, str] | None = None) -> bool:
+    """Whether the dashboard can pool an effects row: the rule of the effect_usability view in schema.sql.
+
+    As :func:`has_poolable_numbers`, except that a reported mean difference also needs both arm Ns (the
+    analyses standardise it through the SD its CI implies; without Ns it could only join other MDs on the
+    same measure, which the dashboard does not pool).
+    """
+    have = lambda *cols: all((e.get(c) or "").strip() for c in cols)  # noqa: E731
+    return has_poolable_numbers(e, study_flags) and (
+        have("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or have("n_ps", "n_ctl", "events_ps", "events_ctl")
+        or e["reported_effect_type"] != "MD" or have("n_ps", "n_ctl"))
 
 
 def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
@@ -808,21 +820,24 @@ def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
         "review results": len(read_csv(data_dir / "review_results.csv")),
         "characteristics-only studies": sum("characteristics-only" in s["flags"].split(";") for s in studies),
         "studies in White 2020": sum(s["in_white2020"] == "yes" for s in studies),
-        "studies with a usable effect": len({e["study_id"] for e in effects if usable(e)}),
-        "studies with a poolable effect (usable, not flagged not-poolable)": len(
-            {e["study_id"] for e in effects if poolable(e, study_flags)}),
+        "studies with a poolable effect (arm data or an effect with its 95% CI)": len(
+            {e["study_id"] for e in effects if has_poolable_numbers(e, study_flags)}),
+        "studies the dashboard pools (SMD, log RR or log OR)": len(
+            {e["study_id"] for e in effects if usable(e, study_flags)}),
         "effects rows with arm-level data": sum(
             bool(e["mean_ps"] and e["sd_ps"] and e["mean_ctl"] and e["sd_ctl"] and e["n_ps"] and e["n_ctl"])
             or bool(e["events_ps"] and e["events_ctl"] and e["n_ps"] and e["n_ctl"]) for e in effects),
         "verified effects rows": sum(e["verification"] == "verified" for e in effects),
         "derived effects rows": sum(e["derived"] == "yes" for e in effects),
     }
-    by_outcome: dict[str, set[str]] = defaultdict(set)
-    for e in effects:
-        if poolable(e, study_flags):
-            by_outcome[e["outcome"]].add(e["study_id"])
-    for outcome in sorted(by_outcome, key=lambda o: (-len(by_outcome[o]), o)):
-        counts[f"studies with a poolable effect: {outcome}"] = len(by_outcome[outcome])
+    for label, rule in (("studies with a poolable effect", has_poolable_numbers),
+                        ("studies the dashboard pools", usable)):
+        by_outcome: dict[str, set[str]] = defaultdict(set)
+        for e in effects:
+            if rule(e, study_flags):
+                by_outcome[e["outcome"]].add(e["study_id"])
+        for outcome in sorted(by_outcome, key=lambda o: (-len(by_outcome[o]), o)):
+            counts[f"{label}: {outcome}"] = len(by_outcome[outcome])
     return counts
 
 

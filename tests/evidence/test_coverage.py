@@ -19,11 +19,19 @@ def _csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _usable(row: dict[str, str]) -> bool:
+def _usable(row: dict[str, str], study_flags: dict[str, str]) -> bool:
     """Same rule as the effect_usability view, restated from the data model."""
     has = lambda *cols: all(row[c] != "" for c in cols)  # noqa: E731
+    if "not-poolable" in row["flags"].split(";") + study_flags[row["study_id"]].split(";"):
+        return False
+    reported = has("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type") and (
+        row["reported_effect_type"] != "MD" or has("n_ps", "n_ctl"))
     return (has("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or has("n_ps", "n_ctl", "events_ps", "events_ctl")
-            or has("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
+            or reported)
+
+
+def _study_flags() -> dict[str, str]:
+    return {s["study_id"]: s["flags"] for s in _csv("studies.csv")}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,8 @@ def test_overview_has_one_row_per_trial_and_says_which_have_numbers(con):
     overview = coverage.study_overview(con)
     studies = _csv("studies.csv")
     assert sorted(overview["study_id"]) == sorted(s["study_id"] for s in studies)
-    with_numbers = {e["study_id"] for e in _csv("effects.csv") if _usable(e)}
+    flags = _study_flags()
+    with_numbers = {e["study_id"] for e in _csv("effects.csv") if _usable(e, flags)}
     shown = dict(zip(overview["study_id"], overview["Poolable numbers"]))
     assert {s for s, v in shown.items() if v == "yes"} == with_numbers
     assert overview["Study"].map(lambda s: isinstance(s, str) and s != "").all()
@@ -47,8 +56,9 @@ def test_coverage_counts_trials_per_population_and_outcome(con):
     population = {s["study_id"]: labels.get(("population", s["population"]), s["population"] or "not reported")
                   for s in _csv("studies.csv")}
     expected: dict[tuple[str, str], set[str]] = defaultdict(set)
+    flags = _study_flags()
     for e in _csv("effects.csv"):
-        if _usable(e):
+        if _usable(e, flags):
             expected[(population[e["study_id"]], labels[("outcome", e["outcome"])])].add(e["study_id"])
     for (pop, outcome), ids in expected.items():
         assert table.loc[pop, outcome] == len(ids), (pop, outcome)

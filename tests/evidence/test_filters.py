@@ -165,8 +165,8 @@ def test_choice_counts_respect_other_filters(con):
     assert got == {"depression": 2}
     counts = db.choice_counts(FilterSpec(outcome="depression", population=("depression",)), "population", con)
     got = dict(zip(counts["value"], counts["n_studies"]))
-    # usable rows only: G2012's MD counts as usable in the store's view (a CI is given)
-    assert got == {"depression": 3, "perinatal depression": 2, "SMI/psychosis": 2}
+    # usable rows only: G2012's MD has a CI but no per-arm N, so it cannot be pooled and does not count
+    assert got == {"depression": 3, "perinatal depression": 2, "SMI/psychosis": 1}
 
 
 def test_choice_counts_rejects_unknown_field(con):
