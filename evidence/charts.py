@@ -461,7 +461,7 @@ def _forest_chart(data: pd.DataFrame, layout: _ForestLayout, *, effect_measure: 
     label_weight = (alt.expr(f"datum.value == {json.dumps(pooled_label)} ? 'bold' : 'normal'")
                     if pooled_label else "normal")
     y = alt.Y("row:N", sort=order, title=None,
-              axis=alt.Axis(labelLimit=280, labelFontWeight=label_weight, ticks=False, domain=False, grid=False))
+              axis=alt.Axis(labelLimit=190, labelFontWeight=label_weight, ticks=False, domain=False, grid=False))
 
     # The data sit once on the top-level chart and every layer inherits them: Altair serialises a
     # data frame again for each chart that carries it.

@@ -52,7 +52,7 @@ ui.show_cautions(analysis, [w for w in words.certainty_warnings(pooled, effect_m
                                                                   ps_side=side)
                              if not w.startswith("Only ")])  # the analysis already warns about few studies
 
-plot_col, table_col = st.columns([3, 1], gap="medium")
+plot_col, table_col = st.columns([4, 1], gap="medium")
 with plot_col:
     st.subheader("Forest plot")
     build = lambda: charts.forest_spec(analysis, title=f"{outcome_label} ({pooled.describe()})")  # noqa: E731
