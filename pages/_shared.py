@@ -609,14 +609,21 @@ def render_error(exc: Exception) -> None:
         raise exc
 
 
-def analysis_or_stop(view: View):
-    """Analysis for the view, or render the error and stop the page."""
+def analysis_or_stop(view: View, *, warn_catch_all: bool = True):
+    """Analysis for the view, or render the error and stop the page.
+
+    With ``warn_catch_all`` a catch-all outcome ("other") gets its caution at the top (pages other than
+    Explore show no caution box, and every number on them mixes unrelated measures too).
+    """
     try:
         with st.spinner("Pooling…"):
-            return get_analysis(view)
+            analysis = get_analysis(view)
     except EvidenceError as exc:
         render_error(exc)
         st.stop()
+    if warn_catch_all and view.spec.outcome in analysis_mod.CATCH_ALL_OUTCOMES and analysis.warnings:
+        st.warning(analysis.warnings[0], icon=":material/warning:")
+    return analysis
 
 
 # ---------------------------------------------------------------------------

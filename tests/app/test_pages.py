@@ -310,3 +310,10 @@ def test_explore_shows_what_published_reviews_found_for_the_outcome():
     n_reviews = coverage.review_findings(OUTCOME)["Review"].nunique()
     assert n_reviews > 0
     assert any(e.label == f"What {n_reviews} published review(s) found for this outcome" for e in at.expander)
+
+
+@pytest.mark.parametrize("page", ["Sensitivity", "Subgroups & moderators", "Small-study effects"])
+def test_catch_all_outcome_is_cautioned_on_every_analysis_page(page):
+    at = run_app({"outcome": "other"}, page=PAGES[page])
+    assert not at.exception
+    assert any("collects unrelated measures" in w.value for w in at.warning), [w.value for w in at.warning]
