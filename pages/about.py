@@ -1,6 +1,7 @@
 """About: dataset version, sources, methods in brief, link parameters, and how to cite."""
 
 from datetime import date
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -27,7 +28,7 @@ st.header("How to cite")
 st.markdown(
     "Cite the dataset version and the exact view: every filter, the estimator and the Hartung-Knapp choice "
     "live in the page's link, so copying the address bar restores what you saw.")
-params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
+params = urlencode(st.query_params.to_dict())  # encoded, so the copied view opens as a link
 st.code(f"Peer-support evidence dashboard, dataset version {version}. Accessed {date.today().isoformat()}.\n"
         f"View: ?{params}", language=None)
 
@@ -60,5 +61,5 @@ st.markdown(
     "Query parameters are the filter's field names with comma-separated values: `outcome`, `population`, "
     "`setting`, `ps_format`, `ps_mode`, `ps_role`, `peer_paid`, `org_support`, `peer_deliverer`, `comparator`, "
     "`risk_of_bias`, `exclude_studies`, `timepoint_months` (low,high), `year` (low,high), `dataset`, "
-    "`include_flagged` (0/1); plus `method` (one of " + ", ".join(stats.METHODS) + "), `hk` (0/1) and "
-    "`version` (the dataset version the link was made with). Unknown values are ignored with a notice.")
+    "`include_flagged` (0/1); plus `method` (one of " + ", ".join(stats.METHODS) + "), `hk` (0/1), `moderator` (the Subgroups page's "
+    "moderator) and `version` (the dataset version the link was made with). Unknown values are ignored with a notice.")
