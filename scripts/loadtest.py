@@ -148,7 +148,10 @@ QUIET_JS = "(quiet_ms) => !!window.__stProbe && performance.now() - window.__stP
 SETTLED_JS = """(before) => {
   const p = window.__stProbe;
   return !!p && p.finishedOk > before && !p.running && p.state === 'notRunning'
-    && p.idleAt >= p.finishedAt && p.renderedAt >= p.idleAt;
+    && ((p.idleAt >= p.finishedAt && p.renderedAt >= p.idleAt)
+        // A run answered from cache can finish within one frame: the frontend never shows it running,
+        // so no notRunning transition follows. Settled once it stayed idle for 250 ms after the finish.
+        || performance.now() - p.finishedAt > 250);
 }"""
 
 #: The per-rerun line the app logs on logger ``peer_dashboard.perf`` (pages/_shared.py PerfTimer):
@@ -411,7 +414,8 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
                 pass
             wall = time.perf_counter() - t0
             probe = await page.evaluate("({...window.__stProbe})")
-            painted = max(probe["renderedAt"], min(probe["mutatedAt"], probe["renderedAt"] + 5000))
+            shown = probe["renderedAt"] if probe["renderedAt"] >= probe["finishedAt"] else probe["finishedAt"]
+            painted = max(shown, min(probe["mutatedAt"], shown + 5000))
             in_page = (painted - probe["pointerdownAt"]) / 1000.0
             # The in-page clock is exact; fall back to the wall clock if the press went unseen.
             result.latencies.append(in_page if 0 < in_page <= wall + 0.05 else wall)
