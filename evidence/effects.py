@@ -204,6 +204,30 @@ class EffectSet:
 # ---------------------------------------------------------------------------------------------
 # Columns as arrays (every stage below reads its columns through one of these)
 
+def _as_objects(a) -> np.ndarray:
+    """Object array with None where missing."""
+    if isinstance(a, np.ndarray):
+        out = a.astype(object)
+        if a.dtype.kind in "Ofc":
+            miss = pd.isna(out)
+            if miss.any():
+                out[miss] = None
+        return out
+    if isinstance(a, pd.arrays.ArrowStringArray):  # Arrow's own conversion: same objects, faster
+        import pyarrow as pa
+        return np.asarray(pa.array(a).to_numpy(zero_copy_only=False), dtype=object)
+    return a.to_numpy(dtype=object, na_value=None)
+
+
+def _as_floats(a) -> np.ndarray:
+    """Float array with NaN where missing or not a number."""
+    if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+        return a.astype(float)
+    if isinstance(a, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        return a.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(pd.Series(a, copy=False), errors="coerce").astype(float).to_numpy()
+
+
 class _Cols:
     """The columns of a frame as arrays, each fetched and converted at most once.
 
@@ -232,6 +256,14 @@ class _Cols:
             hit = parent._get(key)  # converted there already: take it rather than convert again
             if hit is not None:
                 hit = self._cache[key] = hit.take(pos)
+        return hit
+
+    def _memo(self, kind: str, name: str, convert):
+        """Column ``name`` converted by ``convert(raw array)``, once per kind (or taken from the parent)."""
+        key = (kind, name)
+        hit = self._get(key)
+        if hit is None:
+            hit = self._cache[key] = convert(self.raw(name))
         return hit
 
     @classmethod
@@ -269,63 +301,21 @@ class _Cols:
         return hit
 
     def obj(self, name: str) -> np.ndarray:
-        key = ("obj", name)
-        hit = self._get(key)
-        if hit is None:
-            a = self.raw(name)
-            if isinstance(a, np.ndarray):
-                hit = a.astype(object)
-                if a.dtype.kind in "Ofc":
-                    miss = pd.isna(hit)
-                    if miss.any():
-                        hit[miss] = None
-            elif isinstance(a, pd.arrays.ArrowStringArray):  # Arrow's own conversion: same objects, faster
-                import pyarrow as pa
-                hit = np.asarray(pa.array(a).to_numpy(zero_copy_only=False), dtype=object)
-            else:
-                hit = a.to_numpy(dtype=object, na_value=None)
-            self._cache[key] = hit
-        return hit
+        return self._memo("obj", name, _as_objects)
 
     def plain(self, name: str) -> np.ndarray:
         """Object array as ``Series.to_numpy(dtype=object)`` gives it (NaN for missing text)."""
-        key = ("plain", name)
-        hit = self._get(key)
-        if hit is None:
-            a = self.raw(name)
-            hit = a.astype(object) if isinstance(a, np.ndarray) else a.to_numpy(dtype=object)
-            self._cache[key] = hit
-        return hit
+        return self._memo("plain", name,
+                          lambda a: a.astype(object) if isinstance(a, np.ndarray) else a.to_numpy(dtype=object))
 
     def num(self, name: str) -> np.ndarray:
-        key = ("num", name)
-        hit = self._get(key)
-        if hit is None:
-            a = self.raw(name)
-            if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
-                hit = a.astype(float)
-            elif isinstance(a, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
-                hit = a.to_numpy(dtype=float, na_value=np.nan)
-            else:
-                hit = pd.to_numeric(pd.Series(a, copy=False), errors="coerce").astype(float).to_numpy()
-            self._cache[key] = hit
-        return hit
+        return self._memo("num", name, _as_floats)
 
     def isna(self, name: str) -> np.ndarray:
-        key = ("isna", name)
-        hit = self._get(key)
-        if hit is None:
-            hit = np.asarray(pd.isna(self.raw(name)), dtype=bool)
-            self._cache[key] = hit
-        return hit
+        return self._memo("isna", name, lambda a: np.asarray(pd.isna(a), dtype=bool))
 
     def boolean(self, name: str) -> pd.arrays.BooleanArray:
-        key = ("boolean", name)
-        hit = self._get(key)
-        if hit is None:
-            hit = pd.Series(self.raw(name), copy=False).astype("boolean").array
-            self._cache[key] = hit
-        return hit
+        return self._memo("boolean", name, lambda a: pd.Series(a, copy=False).astype("boolean").array)
 
     def is_in(self, name: str, values) -> np.ndarray:
         """Rows whose value is one of ``values`` (the column is factorised once; rows compare as codes)."""
@@ -340,13 +330,7 @@ class _Cols:
 
     def text(self, name: str) -> np.ndarray:
         """``Series.to_numpy(dtype=str)``."""
-        key = ("text", name)
-        hit = self._get(key)
-        if hit is None:
-            a = self.raw(name)
-            hit = a.astype(str) if isinstance(a, np.ndarray) else a.to_numpy(dtype=str)
-            self._cache[key] = hit
-        return hit
+        return self._memo("text", name, lambda a: a.astype(str) if isinstance(a, np.ndarray) else a.to_numpy(dtype=str))
 
 
 def _isin(values: np.ndarray, choices) -> np.ndarray:
