@@ -326,8 +326,11 @@ def study_rows(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str
 
 
 def study_columns(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: str = "SMD",
-                  level: float = 0.95) -> dict[str, list]:
-    """:func:`study_rows` as plain column lists (cheaper than a frame when only the values are needed)."""
+                  level: float = 0.95, tooltips: bool = True) -> dict[str, list]:
+    """:func:`study_rows` as plain column lists (cheaper than a frame when only the values are needed).
+
+    ``tooltips=False`` leaves out the ``tt_*`` text columns (tables beside the plot do not show them).
+    """
     df = effects.reset_index(drop=True)
     yi = df["yi"].to_numpy(dtype=float)
     if "sei" in df.columns:
@@ -364,7 +367,7 @@ def study_columns(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: 
         "pi_lo": [math.nan] * n,
         "pi_hi": [math.nan] * n,
     }
-    for col, _title in _TOOLTIP_FIELDS:
+    for col, _title in (_TOOLTIP_FIELDS if tooltips else ()):
         values = df[col].tolist() if col in df.columns else [None] * n
         texts = [_as_text(v) for v in values]
         if col == "flags":  # an empty flag list means "no flags", not a missing value

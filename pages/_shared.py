@@ -246,9 +246,11 @@ def _exclusion_table(spec: FilterSpec, method: str, hartung_knapp: bool, level: 
     current = cached_analysis(spec, method, hartung_knapp, level, _key)
     full = (current if not spec.exclude_studies
             else cached_analysis(replace(spec, exclude_studies=()), method, hartung_knapp, level, _key))
-    rows = charts.study_rows(full.effects, None, effect_measure=full.effect_measure, level=full.level)
-    cur = charts.study_rows(current.effects, current.pooled if current.k > 1 else None,
-                            effect_measure=current.effect_measure, level=current.level)
+    # Plain column lists: this runs on every new view, and building frames of them cost more than the rest.
+    rows = charts.study_columns(full.effects, None, effect_measure=full.effect_measure, level=full.level,
+                                tooltips=False)
+    cur = charts.study_columns(current.effects, current.pooled if current.k > 1 else None,
+                               effect_measure=current.effect_measure, level=current.level, tooltips=False)
     weights = dict(zip(cur["study_id"], cur["weight_pct"]))
     excluded = set(spec.exclude_studies)
     eff = full.effects.reset_index(drop=True)

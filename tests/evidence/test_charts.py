@@ -326,3 +326,10 @@ def test_fast_forest_spec_carries_hostile_labels_as_data(effects, pooled):
     fast = charts.forest_plot_spec(hostile, pooled, title="__TITLE__")
     slow = charts.forest_plot(hostile, pooled, title="__TITLE__").to_dict(validate=False)
     assert _same_up_to_data_name(slow, fast)
+
+
+def test_study_columns_without_tooltips_keep_every_other_column(effects, pooled):
+    full = charts.study_columns(effects, pooled)
+    lean = charts.study_columns(effects, pooled, tooltips=False)
+    assert not any(c.startswith("tt_") for c in lean)
+    assert {c: v for c, v in full.items() if not c.startswith("tt_")} == lean
