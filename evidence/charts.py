@@ -722,7 +722,6 @@ def influence_plot(table: pd.DataFrame, *, title: str | None = "Influence diagno
         alt.Tooltip(f"{c}:Q", title=t, format=".3f")
         for c, t in (("rstudent", "Studentised residual"), ("cook_d", "Cook's distance"),
                      ("hat", "Hat value")) if c in df.columns] + [alt.Tooltip("status:N", title="Influence")]
-    height = max(ROW_HEIGHT * len(order), 80)
     panels = []
     for col, name, guides in (("rstudent", "Studentised residual", [-1.96, 1.96]),
                               ("cook_d", "Cook's distance", [])):

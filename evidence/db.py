@@ -238,19 +238,7 @@ def choice_counts(spec: FilterSpec, field: str, con: duckdb.DuckDBPyConnection |
     DataFrame
         Columns ``value, n_studies`` (trials with usable numbers), one row per value present.
     """
-    if field not in ("outcome",) + CATEGORICAL_FIELDS:
-        from .errors import InvalidChoice
-        raise InvalidChoice("field", field, ("outcome",) + CATEGORICAL_FIELDS)
-    where, params = spec.where(skip=(field,))
-    sql = (f"SELECT {COLUMNS[field]} AS value, e.study_id FROM effects e "
-           "JOIN studies s ON s.study_id = e.study_id "
-           "JOIN effect_usability u ON u.effect_id = e.effect_id "
-           f"WHERE {where} AND u.computable_from IS NOT NULL")
-    frames = [_query(c, sql, params) for _, c in dataset_connections(spec.dataset, con, uploads_dir)]
-    df = pd.concat(frames, ignore_index=True).drop_duplicates()
-    counts = (df.dropna(subset=["value"]).groupby("value")["study_id"].nunique()
-              .rename("n_studies").reset_index())
-    return counts.sort_values(["n_studies", "value"], ascending=[False, True], ignore_index=True)
+    return choice_counts_all(spec, (field,), con, uploads_dir=uploads_dir)[field]
 
 
 def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckDBPyConnection | None = None, *,

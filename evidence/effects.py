@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import heapq
 import warnings
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -342,13 +341,6 @@ def _isin(values: np.ndarray, choices) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Classification (pandas twin of the SQL in evidence.db, used when datasets are merged)
-
-def _notna(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    mask = np.ones(len(df), dtype=bool)
-    for c in cols:
-        mask &= df[c].notna().to_numpy()
-    return mask
-
 
 def _flag_array(c: _Cols) -> np.ndarray:
     """Study and row flags of each row, joined, deduplicated, in order (object array)."""

@@ -162,12 +162,6 @@ def labels(field: str) -> dict[str, str]:
     return dict(_vocab_lookup(_cache_key()).get(field, {}))
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def _choice_counts(spec: FilterSpec, field: str, _key: str) -> dict[str, int]:
-    df = db.choice_counts(spec, field, connection())
-    return dict(zip(df["value"].astype(str), df["n_studies"].astype(int)))
-
-
 @st.cache_data(max_entries=256, show_spinner=False)
 def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
     """Trials each choice of every sidebar filter would leave (one query for all of them)."""
@@ -337,7 +331,7 @@ def _default_outcome() -> str:
     options = choices("outcome")
     if DEFAULT_OUTCOME in options:
         return DEFAULT_OUTCOME
-    counts = _choice_counts(FilterSpec(), "outcome", _cache_key())
+    counts = _all_choice_counts(FilterSpec(), _cache_key())["outcome"]
     return max(counts, key=counts.get) if counts else (options[0] if options else "")
 
 

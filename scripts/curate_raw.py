@@ -802,10 +802,9 @@ def usable(e: dict[str, str], study_flags: dict[str, str] | None = None) -> bool
     analyses standardise it through the SD its CI implies; without Ns it could only join other MDs on the
     same measure, which the dashboard does not pool).
     """
-    have = lambda *cols: all((e.get(c) or "").strip() for c in cols)  # noqa: E731
+    # Arm data carry both Ns already, so the Ns are all an MD-only row can lack.
     return has_poolable_numbers(e, study_flags) and (
-        have("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or have("n_ps", "n_ctl", "events_ps", "events_ctl")
-        or e["reported_effect_type"] != "MD" or have("n_ps", "n_ctl"))
+        e["reported_effect_type"] != "MD" or all((e.get(c) or "").strip() for c in ("n_ps", "n_ctl")))
 
 
 def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
