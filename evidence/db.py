@@ -21,6 +21,7 @@ import pandas as pd
 
 from .errors import UnknownDataset
 from .filters import CATEGORICAL_FIELDS, COLUMNS, DATASET_NAME_PATTERN, FILTER_ORDER, FilterSpec
+from .filters import conditions as filter_conditions
 
 __all__ = [
     "PROJECT_ROOT", "DATA_DIR", "DB_PATH", "UPLOADS_DIR",
@@ -238,20 +239,23 @@ def choice_counts(spec: FilterSpec, field: str, con: duckdb.DuckDBPyConnection |
     DataFrame
         Columns ``value, n_studies`` (trials with usable numbers), one row per value present.
     """
-    return choice_counts_all(spec, (field,), con, uploads_dir=uploads_dir)[field]
+    counts = choice_counts_all(spec, (field,), con, uploads_dir=uploads_dir)[field]
+    return pd.DataFrame({"value": pd.Series(list(counts), dtype=object),
+                         "n_studies": pd.Series(list(counts.values()), dtype="int64")})
 
 
 def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckDBPyConnection | None = None, *,
-                      uploads_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """:func:`choice_counts` for several filters at once, in one query per dataset.
+                      uploads_dir: str | Path | None = None) -> dict[str, dict[str, int]]:
+    """:func:`choice_counts` for several filters at once, in one query per dataset, as plain dicts.
 
-    The sidebar asks for a dozen of these on every rerun; one statement instead of twelve saves most of
-    their cost (each query pays DuckDB's planning and the trip to pandas).
+    The sidebar asks for a dozen of these on every rerun, so they come from one scan of the matching
+    rows rather than one statement each.
 
     Returns
     -------
     dict
-        ``field -> DataFrame[value, n_studies]``, each exactly as :func:`choice_counts` returns it.
+        ``field -> {value: n_studies}``, most trials first (ties by value): the rows of
+        :func:`choice_counts`. Plain dicts because the sidebar reads them on every rerun.
     """
     fields = tuple(fields)
     allowed = ("outcome",) + CATEGORICAL_FIELDS
@@ -259,33 +263,39 @@ def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckD
         if field not in allowed:
             from .errors import InvalidChoice
             raise InvalidChoice("field", field, allowed)
-    parts, params = [], []
-    for i, field in enumerate(fields):
-        where, p = spec.where(skip=(field,))
-        # The field is given by its position (a bound number), never as text in the statement.
-        parts.append(f"SELECT DISTINCT ?::INTEGER AS field, {COLUMNS[field]} AS value, e.study_id FROM effects e "
-                     "JOIN studies s ON s.study_id = e.study_id "
-                     "JOIN effect_usability u ON u.effect_id = e.effect_id "
-                     f"WHERE {where} AND u.computable_from IS NOT NULL")
-        params += [i, *p]
-    # A few hundred (field, value, study) triples: counted in Python, no trip through pandas per query.
+    # One scan instead of one query per field: filters the counts never skip go into WHERE; each
+    # counted field's own filter becomes a boolean column, so a row counts for field f when every
+    # other counted filter holds. Planning a dozen joined statements cost far more than this scan.
+    own = {name: (sql, params) for name, sql, params in filter_conditions(spec) if name in fields}
+    where, params = spec.where(skip=fields)
+    select = ["e.study_id"] + [f"{COLUMNS[f]}" for f in fields]
+    select += [f"COALESCE(({sql}), FALSE)" for sql, _ in own.values()]
+    own_params = [v for _, p in own.values() for v in p]
+    sql = ("SELECT " + ", ".join(select) + " FROM effects e JOIN studies s ON s.study_id = e.study_id "
+           "JOIN effect_usability u ON u.effect_id = e.effect_id "
+           f"WHERE {where} AND u.computable_from IS NOT NULL")
+    checks = list(own)                     # which filter each boolean column tests
+    n = len(fields)
     studies: list[dict] = [{} for _ in fields]
     if fields:
-        sql = " UNION ALL ".join(f"({part})" for part in parts)
         for _, c in dataset_connections(spec.dataset, con, uploads_dir):
             cur = c.cursor()
             try:
-                for i, value, study_id in cur.execute(sql, params).fetchall():
-                    if value is not None:
-                        studies[i].setdefault(value, set()).add(study_id)
+                rows = cur.execute(sql, own_params + params).fetchall()
             finally:
                 cur.close()
-    out = {}
-    for field, by_value in zip(fields, studies):
-        ranked = sorted(((v, len(ids)) for v, ids in by_value.items()), key=lambda vn: (-vn[1], vn[0]))
-        out[field] = pd.DataFrame({"value": pd.Series([v for v, _ in ranked], dtype=object),
-                                   "n_studies": pd.Series([n for _, n in ranked], dtype="int64")})
-    return out
+            for row in rows:
+                passes = row[1 + n:]
+                failed = [name for name, ok in zip(checks, passes) if not ok]
+                if len(failed) > 1:
+                    continue
+                for i, field in enumerate(fields):
+                    value = row[1 + i]
+                    # Counted when no filter fails, or only this field's own (which its count ignores).
+                    if value is not None and (not failed or failed[0] == field):
+                        studies[i].setdefault(value, set()).add(row[0])
+    return {field: dict(sorted(((v, len(ids)) for v, ids in by_value.items()), key=lambda vn: (-vn[1], vn[0])))
+            for field, by_value in zip(fields, studies)}
 
 
 def table(name: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:

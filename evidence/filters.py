@@ -22,6 +22,7 @@ from typing import Iterable, Mapping
 
 __all__ = [
     "FilterSpec",
+    "conditions",
     "CATEGORICAL_FIELDS",
     "FILTER_ORDER",
     "COLUMNS",
@@ -354,6 +355,33 @@ def _short(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
+def conditions(spec: FilterSpec) -> list[tuple[str, str, list]]:
+    """The spec's restrictions, one ``(filter name, SQL condition, parameters)`` per active filter.
+
+    Conditions use the aliases ``s`` (studies) and ``e`` (effects), ``?`` placeholders and only the
+    whitelisted column expressions of :data:`COLUMNS`; :func:`where_clause` joins them with ``AND``.
+    """
+    out: list[tuple[str, str, list]] = []
+    if spec.outcome is not None:
+        out.append(("outcome", f"{COLUMNS['outcome']} = ?", [spec.outcome]))
+    for name in CATEGORICAL_FIELDS:
+        values = getattr(spec, name)
+        if values:
+            out.append((name, f"{COLUMNS[name]} IN ({', '.join('?' * len(values))})", list(values)))
+    if spec.exclude_studies:
+        out.append(("exclude_studies", f"{COLUMNS['exclude_studies']} NOT IN "
+                                       f"({', '.join('?' * len(spec.exclude_studies))})",
+                    list(spec.exclude_studies)))
+    if spec.timepoint_months is not None:
+        out.append(("timepoint_months", f"{COLUMNS['timepoint_months']} BETWEEN ? AND ?",
+                    list(spec.timepoint_months)))
+    if spec.year is not None:
+        out.append(("year", f"{COLUMNS['year']} BETWEEN ? AND ?", list(spec.year)))
+    if not spec.include_flagged:
+        out.append(("include_flagged", "(COALESCE(s.flags, '') = '' AND NOT COALESCE(e.derived, FALSE))", []))
+    return out
+
+
 def where_clause(spec: FilterSpec, *, skip: Iterable[str] = ()) -> tuple[str, list]:
     """Turn a spec into a SQL ``WHERE`` body with ``?`` placeholders and its parameters.
 
@@ -366,35 +394,15 @@ def where_clause(spec: FilterSpec, *, skip: Iterable[str] = ()) -> tuple[str, li
     Returns
     -------
     sql : str
-        Conditions joined by ``AND`` over aliases ``s`` (studies) and ``e`` (effects);
-        ``"TRUE"`` when nothing restricts. Only whitelisted column expressions appear.
+        :func:`conditions` joined by ``AND``; ``"TRUE"`` when nothing restricts.
     params : list
         Values for the placeholders, in order.
     """
     skip = set(skip)
-    parts: list[str] = []
-    params: list = []
-    if spec.outcome is not None and "outcome" not in skip:
-        parts.append(f"{COLUMNS['outcome']} = ?")
-        params.append(spec.outcome)
-    for name in CATEGORICAL_FIELDS:
-        values = getattr(spec, name)
-        if values and name not in skip:
-            parts.append(f"{COLUMNS[name]} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    if spec.exclude_studies and "exclude_studies" not in skip:
-        parts.append(f"{COLUMNS['exclude_studies']} NOT IN "
-                     f"({', '.join('?' * len(spec.exclude_studies))})")
-        params.extend(spec.exclude_studies)
-    if spec.timepoint_months is not None and "timepoint_months" not in skip:
-        parts.append(f"{COLUMNS['timepoint_months']} BETWEEN ? AND ?")
-        params.extend(spec.timepoint_months)
-    if spec.year is not None and "year" not in skip:
-        parts.append(f"{COLUMNS['year']} BETWEEN ? AND ?")
-        params.extend(spec.year)
-    if not spec.include_flagged and "include_flagged" not in skip:
-        parts.append("COALESCE(s.flags, '') = '' AND NOT COALESCE(e.derived, FALSE)")
-    return (" AND ".join(parts) if parts else "TRUE"), params
+    kept = [(sql, params) for name, sql, params in conditions(spec) if name not in skip]
+    if not kept:
+        return "TRUE", []
+    return " AND ".join(sql for sql, _ in kept), [v for _, params in kept for v in params]
 
 
 def _join_values(values: tuple[str, ...]) -> str:

@@ -8,14 +8,17 @@ no formulas: numbers come from :mod:`evidence` and :mod:`stats`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 from streamlit import dataframe_util
 
@@ -112,12 +115,24 @@ def connection():
     return db.shared_connection()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def store_metadata() -> dict[str, str]:
-    return db.metadata(connection())
+# Read many times a rerun and fixed for the process (the store is opened once, read-only): a plain
+# memo, since a Streamlit cache lookup hashes its arguments and inspects the function every time.
+@functools.lru_cache(maxsize=1)
+def store_metadata() -> Mapping[str, str]:
+    """The store's metadata, shared read-only."""
+    return MappingProxyType(db.metadata(connection()))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+#: A filter spec is a frozen dataclass of tuples and numbers: its repr names it exactly, and costs far
+#: less than Streamlit's generic hashing of the object (which ran on every cache lookup).
+SPEC_HASH = {FilterSpec: repr}
+
+
+# Results below are cached as shared resources, not copied per call: a rerun reads the same analysis
+# several times, and st.cache_data unpickled a fresh copy each time (a tenth of a cached rerun under
+# load). Nothing may change them in place; pandas' copy-on-write keeps derived frames separate, and
+# tests/app/test_cache_sharing.py checks that every page leaves them as analyse() made them.
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _review_findings(outcome: str | None, key: str) -> pd.DataFrame:
     return coverage.review_findings(outcome, connection())
 
@@ -138,16 +153,10 @@ def _cache_key() -> str:
     return f"{meta.get('content_hash', '')}|{','.join(db.list_datasets())}"
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def vocab_table(_key: str) -> pd.DataFrame:
-    return db.vocab_frame(connection())
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
+@functools.lru_cache(maxsize=4)
 def _vocab_lookup(key: str) -> dict[str, dict[str, str]]:
-    """Per field: value -> label, in list order. A shared read-only resource: every rerun asks for
-    these a dozen times, and copying a cached frame and filtering it each time cost more than the page."""
-    vt = vocab_table(key)
+    """Per field: value -> label, in list order; shared read-only, asked for a few dozen times a rerun."""
+    vt = db.vocab_frame(connection())
     out: dict[str, dict[str, str]] = {}
     for field, value, label in zip(vt["field"].astype(str), vt["value"].astype(str), vt["label"]):
         out.setdefault(field, {})[value] = str(label) if isinstance(label, str) and label.strip() else value
@@ -162,14 +171,13 @@ def labels(field: str) -> dict[str, str]:
     return dict(_vocab_lookup(_cache_key()).get(field, {}))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=SPEC_HASH)
 def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
     """Trials each choice of every sidebar filter would leave (one query for all of them)."""
-    frames = db.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
-    return {field: dict(zip(df["value"].astype(str), df["n_studies"].astype(int))) for field, df in frames.items()}
+    return db.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def ranges(_key: str) -> dict[str, tuple[float, float]]:
     """Observed year and follow-up ranges of the shipped store (for the sliders)."""
     studies = db.table("studies", connection())
@@ -182,7 +190,7 @@ def ranges(_key: str) -> dict[str, tuple[float, float]]:
     }
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_resource(max_entries=128, show_spinner="Pooling…", hash_funcs=SPEC_HASH)
 def cached_analysis(spec: FilterSpec, method: str, hartung_knapp: bool, level: float, _key: str):
     """:func:`evidence.analyse`, cached by its (hashable) inputs and the store version."""
     connection()
@@ -193,7 +201,7 @@ def cached_analysis(spec: FilterSpec, method: str, hartung_knapp: bool, level: f
 TABLES = ("leave_one_out", "influence", "cumulative", "small_study", "subgroups", "meta_regression")
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_resource(max_entries=128, show_spinner="Computing…", hash_funcs=SPEC_HASH)
 def cached_table(kind: str, spec: FilterSpec, method: str, hartung_knapp: bool, level: float, _key: str,
                  arg: str | None = None):
     """One of the analysis' diagnostic tables, cached by the analysis inputs."""
@@ -217,7 +225,7 @@ def get_table(kind: str, view: View, arg: str | None = None):
     return cached_table(kind, view.spec, view.method, view.hartung_knapp, view.level, _cache_key(), arg)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=SPEC_HASH)
 def cached_robustness(spec: FilterSpec, method: str, hartung_knapp: bool, level: float, _key: str):
     connection()
     return analysis_mod.robustness_grid(spec, base_method=method, base_hartung_knapp=hartung_knapp, level=level)
@@ -227,14 +235,14 @@ def get_robustness(view: View):
     return cached_robustness(view.spec, view.method, view.hartung_knapp, view.level, _cache_key())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=SPEC_HASH)
 def cached_compare(spec_a: FilterSpec, spec_b: FilterSpec, method: str, hartung_knapp: bool, level: float,
                    _key: str):
     connection()
     return analysis_mod.compare_specs(spec_a, spec_b, method, hartung_knapp, level)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=SPEC_HASH)
 def _exclusion_table(spec: FilterSpec, method: str, hartung_knapp: bool, level: float,
                      _key: str) -> tuple[pd.DataFrame, list[str]]:
     current = cached_analysis(spec, method, hartung_knapp, level, _key)
@@ -273,6 +281,15 @@ def exclusion_table(view: View) -> tuple[pd.DataFrame, list[str]]:
 def get_compare(spec_a: FilterSpec, spec_b: FilterSpec, view: View):
     """Pinned filter sets A and B compared under the view's estimator and adjustment."""
     return cached_compare(spec_a, spec_b, view.method, view.hartung_knapp, view.level, _cache_key())
+
+
+def forget_results() -> None:
+    """Drop every cached result (an import changed a dataset); the store connection stays open."""
+    st.cache_data.clear()
+    for cached in (_review_findings, _all_choice_counts, ranges, cached_analysis, cached_table, cached_robustness,
+                   cached_compare, _exclusion_table, _chart_specs):
+        cached.clear()
+    _vocab_lookup.cache_clear()
 
 
 def get_analysis(view: View):
@@ -460,9 +477,11 @@ def render_sidebar() -> View:
             counts = all_counts[name]
             opts = choices(name)
             ss[KEYS[name]] = [v for v in ss.get(KEYS[name], []) if v in opts]
+            # wrap=False: chips stay on one row. Wrapping let a focused box grow a line, so the next click
+            # on a chip's × further down (the blur shrinks the box first) landed beside it and did nothing.
             st.multiselect(FIELD_LABELS[name], opts, key=KEYS[name],
                            format_func=_fmt_choice(name, counts, labels(name)),
-                           placeholder="All (no restriction)",
+                           placeholder="All (no restriction)", wrap=False,
                            help="Leave empty for no restriction. A trial that does not report this "
                                 "characteristic is kept only when the filter is empty.")
         rng = ranges(key)
@@ -612,8 +631,7 @@ def analysis_or_stop(view: View, *, warn_catch_all: bool = True):
     Explore show no caution box, and every number on them mixes unrelated measures too).
     """
     try:
-        with st.spinner("Pooling…"):
-            analysis = get_analysis(view)
+        analysis = get_analysis(view)  # cached_analysis shows "Pooling…" while it computes
     except EvidenceError as exc:
         render_error(exc)
         st.stop()
@@ -674,7 +692,7 @@ def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV")
                        key=f"dl_csv_{key}", on_click="ignore")
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner="Drawing…", hash_funcs=SPEC_HASH)
 def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tuple[dict, dict]:
     """A chart's Vega-Lite dict (for exports) and the same with its data sets as Arrow bytes (for display).
 
@@ -688,9 +706,22 @@ def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tup
     spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
     display = dict(spec)
     if "datasets" in spec:
-        display["datasets"] = {name: dataframe_util.convert_anything_to_arrow_bytes(values)
-                               for name, values in spec["datasets"].items()}
+        display["datasets"] = {name: records_to_arrow_bytes(values) for name, values in spec["datasets"].items()}
     return spec, display
+
+
+def records_to_arrow_bytes(records: list[dict]) -> bytes:
+    """A chart data set (list of row dicts) as the Arrow bytes Streamlit sends to the browser.
+
+    Straight through pyarrow, which Streamlit accepts as it accepts a pandas frame; the detour through
+    pandas that Streamlit takes for plain lists cost more than the rest of a cached rerun. Rows pyarrow
+    cannot type (a column mixing text and numbers) take Streamlit's own route.
+    """
+    try:
+        table = pa.Table.from_pylist(records)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return dataframe_util.convert_anything_to_arrow_bytes(records)
+    return dataframe_util.convert_arrow_table_to_arrow_bytes(table)
 
 
 def view_inputs(view: View, *extra: Any) -> tuple:
@@ -741,8 +772,7 @@ class PerfTimer:
 def try_table(kind: str, view: View, arg: str | None = None):
     """A diagnostic table, or ``None`` after rendering why it cannot be computed."""
     try:
-        with st.spinner("Computing…"):
-            return get_table(kind, view, arg)
+        return get_table(kind, view, arg)  # cached_table shows "Computing…" while it computes
     except EvidenceError as exc:
         render_error(exc)
         return None

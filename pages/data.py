@@ -113,7 +113,7 @@ with import_tab:
                 except EvidenceError as exc:
                     ui.render_error(exc)
                 else:
-                    st.cache_data.clear()  # new dataset: counts and analyses must be recomputed
+                    ui.forget_results()  # new dataset: counts and analyses must be recomputed
                     st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect "
                                "rows. Choose it under Dataset in the sidebar.", icon=":material/check_circle:")
                     if report.warnings:
@@ -138,7 +138,7 @@ with import_tab:
         except EvidenceError as exc:
             ui.render_error(exc)
         else:
-            st.cache_data.clear()
+            ui.forget_results()
             st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect rows.",
                        icon=":material/check_circle:")
             datasets = ingest.list_datasets()

@@ -56,8 +56,7 @@ plot_col, table_col = st.columns([4, 1], gap="medium")
 with plot_col:
     st.subheader("Forest plot")
     build = lambda: charts.forest_spec(analysis, title=f"{outcome_label} ({pooled.describe()})")  # noqa: E731
-    with st.spinner("Drawing…"):
-        ui.show_chart(build, f"forest_{view.spec.outcome}", "forest", ui.view_inputs(view))
+    ui.show_chart(build, f"forest_{view.spec.outcome}", "forest", ui.view_inputs(view))
     st.caption("Squares: each study's effect, area proportional to its weight, colour = risk of bias. "
                "Bars: 95% confidence intervals. Diamond: pooled effect and its CI. Dashed orange bar: "
                "prediction interval. Hover a study for its characteristics and source.")

@@ -170,6 +170,7 @@ class SessionResult:
     views: dict[str, set[str]] = field(default_factory=dict)   # query string -> pooled effect texts
     console_errors: int = 0
     click_failures: list[str] = field(default_factory=list)  # the load robot's own misclicks
+    swallowed: list[str] = field(default_factory=list)  # clicks the page ignored (retried once)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -284,6 +285,24 @@ async def sidebar_comboboxes(page) -> list[str]:
     return names
 
 
+#: The sidebar's chosen values: every chip's remove label and every selectbox's shown value. A click
+#: that changed nothing here had no effect in the page (see :data:`SWALLOW_S`).
+FILTER_STATE_JS = """() => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  if (!bar) return '';
+  const chips = [...bar.querySelectorAll('button[aria-label^="Remove "]')].map(b => b.getAttribute('aria-label'));
+  const boxes = [...bar.querySelectorAll('[data-testid="stSelectbox"] input')].map(i => i.value);
+  return JSON.stringify([chips, boxes]);
+}"""
+
+#: Seconds after which a click that left the sidebar's values unchanged and started no run counts as
+#: swallowed by the page (the frontend shows a new choice at once, before the server answers, so a
+#: second is ample even under load). Streamlit's multiselect scrolls its chips when it takes focus, so a
+#: click on a chip's × right after picking in the same box can land beside it (the mousedown moves the
+#: chip); a user clicks again, and so does the robot, once, timing from the first click.
+SWALLOW_S = 1.0
+
+
 EXPANDED_JS = "(el) => el.getAttribute('aria-expanded') === 'true' && !!el.getAttribute('aria-controls')"
 
 
@@ -390,6 +409,8 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
             return result
         while time.monotonic() < deadline:
             before = await page.evaluate("window.__stProbe.finishedOk")
+            runs_before = await page.evaluate("window.__stProbe.finishedAll")
+            filters_before = await page.evaluate(FILTER_STATE_JS)
             t0 = time.perf_counter()
             try:
                 what = await change_one_filter(page, rng, labels, args.max_tags, widen=value is None)
@@ -403,10 +424,37 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
             if what is None:
                 result.errors.append("no filter choice could be clicked")
                 break
+            retried = False
             try:
-                await settle(page, before, args.timeout)
+                await settle(page, before, min(SWALLOW_S, args.timeout))
             except Exception:
-                result.errors.append(f"no updated page within {args.timeout}s after '{what}'")
+                probe = await page.evaluate("({...window.__stProbe})")
+                ignored = (not probe["running"] and probe["finishedAll"] == runs_before
+                           and await page.evaluate(FILTER_STATE_JS) == filters_before)
+                if ignored:  # the click changed nothing: click again, as a user would
+                    result.swallowed.append(what)
+                    retried = True
+                    try:
+                        again = await change_one_filter(page, rng, labels, args.max_tags, widen=value is None)
+                    except Exception as exc:
+                        again = None
+                        result.click_failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+                    what = f"{what}, then {again or 'no second click'}"
+            try:
+                if not (await page.evaluate(SETTLED_JS, before)):
+                    await settle(page, before, args.timeout)
+            except Exception:
+                state = await page.evaluate(
+                    "(({finishedOk, finishedAll, lastStatus, running, state}) =>"
+                    " ({finishedOk, finishedAll, lastStatus, running, state}))(window.__stProbe)")
+                result.errors.append(f"no updated page within {args.timeout}s after '{what}' "
+                                     f"(runs finished ok before/now {before}/{state['finishedOk']}, "
+                                     f"all {state['finishedAll']}, last status {state['lastStatus']}, "
+                                     f"running {state['running']}, frontend {state['state']})")
+                if args.shots:
+                    args.shots.mkdir(parents=True, exist_ok=True)
+                    await page.screenshot(path=str(args.shots / f"timeout-session{index}-{int(time.time())}.png"),
+                                          full_page=True)
                 continue
             try:  # fully painted: nothing changed for 150 ms (bounded; an animation may never stop)
                 await quiet(page, 150, 5)
@@ -417,8 +465,9 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
             shown = probe["renderedAt"] if probe["renderedAt"] >= probe["finishedAt"] else probe["finishedAt"]
             painted = max(shown, min(probe["mutatedAt"], shown + 5000))
             in_page = (painted - probe["pointerdownAt"]) / 1000.0
-            # The in-page clock is exact; fall back to the wall clock if the press went unseen.
-            result.latencies.append(in_page if 0 < in_page <= wall + 0.05 else wall)
+            # The in-page clock is exact; fall back to the wall clock if the press went unseen. After a
+            # retried click the wall clock from the first click is what the user waited.
+            result.latencies.append(wall if retried else in_page if 0 < in_page <= wall + 0.05 else wall)
             if probe["closed"]:
                 result.errors.append("websocket closed")
                 break
@@ -684,6 +733,8 @@ async def run(args) -> dict:
         "console_errors": sum(r.console_errors for r in results),
         "click_failures": sum(len(r.click_failures) for r in results),
         "click_failure_messages": sorted({m for r in results for m in r.click_failures})[:10],
+        "swallowed_clicks": sum(len(r.swallowed) for r in results),
+        "swallowed_click_messages": [m for r in results for m in r.swallowed][:10],
         "view_values": {q: sorted(v) for q, v in views.items()},
         "replica_check": replica_table,
     }
@@ -708,7 +759,8 @@ def print_summary(summary: dict) -> None:
     print(f"target {summary['url']}: {summary['sessions']} sessions ({summary['browser_sessions']} in real "
           f"chromium, the rest websocket clients) for {summary['duration_s']} s (ran {summary['elapsed_s']} s)")
     print(f"filter changes {summary['changes']}, errors {summary['errors']}, "
-          f"console errors {summary['console_errors']}, robot click failures {summary['click_failures']}")
+          f"console errors {summary['console_errors']}, robot click failures {summary['click_failures']}, "
+          f"clicks the page ignored (retried) {summary['swallowed_clicks']}")
     print(f"change -> updated metric: p50 {summary['p50_s']:.3f} s, p95 {summary['p95_s']:.3f} s, "
           f"max {summary['max_s']} s")
     for kind, k in summary["by_kind"].items():
@@ -750,6 +802,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "check every replica shows the same metrics (repeatable)")
     parser.add_argument("--replica-views", type=int, default=5, help="how many views to compare (default 5)")
     parser.add_argument("--json", type=Path, help="write the full summary here")
+    parser.add_argument("--shots", type=Path, help="save a screenshot of a browser page that timed out here")
     args = parser.parse_args(argv)
     for url in [args.url, *args.replica]:
         check_loopback(url)

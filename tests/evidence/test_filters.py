@@ -191,6 +191,13 @@ def test_choice_counts_for_all_filters_in_one_query_equal_a_grouped_count_per_fi
     from evidence import db
     from evidence.filters import CATEGORICAL_FIELDS
 
+    _assert_counts_equal_grouped_counts(spec)
+
+
+def _assert_counts_equal_grouped_counts(spec):
+    from evidence import db
+    from evidence.filters import CATEGORICAL_FIELDS
+
     fields = ("outcome",) + CATEGORICAL_FIELDS
     together = db.choice_counts_all(spec, fields)
     con = db.shared_connection()
@@ -201,5 +208,12 @@ def test_choice_counts_for_all_filters_in_one_query_equal_a_grouped_count_per_fi
             "JOIN studies s ON s.study_id = e.study_id JOIN effect_usability u USING (effect_id) "
             f"WHERE {where} AND u.computable_from IS NOT NULL AND {COLUMNS[field]} IS NOT NULL "
             "GROUP BY 1 ORDER BY n DESC, value", params).fetchall()
-        got = list(zip(together[field]["value"], together[field]["n_studies"]))
+        got = list(together[field].items())
         assert got == [(str(v), int(n)) for v, n in expected], field
+
+
+@settings(max_examples=150, deadline=None)
+@given(specs.map(lambda s: dataclasses.replace(s, dataset="shipped")))
+def test_sidebar_counts_from_one_scan_equal_a_grouped_count_per_field_for_any_filter(spec):
+    """Property: the one-scan counts (own filter as a column) equal one grouped query per field."""
+    _assert_counts_equal_grouped_counts(spec)

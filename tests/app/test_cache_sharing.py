@@ -1,0 +1,100 @@
+"""Cached results are shared by every session, not copied: no page may change one in place."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+
+from pages import _shared
+from tests.app.app_helpers import PAGES, run_app
+
+#: The functions whose results pages receive as shared objects.
+SHARED = ("cached_analysis", "cached_table", "cached_robustness", "cached_compare", "_exclusion_table",
+          "_review_findings", "_all_choice_counts", "ranges", "store_metadata")
+
+
+def assert_same(a, b, where: str = "result") -> None:
+    """Deep equality of analysis results: frames, arrays, dataclasses, containers, NaN equal to NaN."""
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, obj=where)
+    elif isinstance(a, pd.Series):
+        pd.testing.assert_series_equal(a, b, obj=where)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert type(a) is type(b), where
+        for f in dataclasses.fields(a):
+            assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict) or hasattr(a, "keys"):
+        assert list(a.keys()) == list(b.keys()), where
+        for k in a.keys():
+            assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    else:
+        assert a == b, where
+
+
+@pytest.fixture()
+def handed_out(monkeypatch):
+    """(name, cached function, args, kwargs, object given to the page) for every call during the test."""
+    _shared.forget_results()
+    _shared.store_metadata.cache_clear()
+    seen: list[tuple] = []
+    for name in SHARED:
+        original = getattr(_shared, name)
+
+        def wrapper(*args, _original=original, _name=name, **kwargs):
+            result = _original(*args, **kwargs)
+            seen.append((_name, _original, args, kwargs, result))
+            return result
+
+        monkeypatch.setattr(_shared, name, wrapper)
+    return seen
+
+
+def test_pages_leave_shared_results_as_they_were_computed(handed_out):
+    runs = [
+        ("Explore", {"outcome": "depression", "exclude_studies": "Dennis2009"}),
+        ("Explore", {"outcome": "hospitalised"}),
+        ("Sensitivity", {"outcome": "depression"}),
+        ("Subgroups & moderators", {"outcome": "depression", "moderator": "ps_format"}),
+        ("Small-study effects", {"outcome": "depression"}),
+        ("Data", {}),
+        ("About", {}),
+    ]
+    for page, params in runs:
+        at = run_app(params, page=PAGES[page])
+        assert not at.exception, (page, at.exception)
+    given = list(handed_out)
+    assert {name for name, *_ in given} >= {"cached_analysis", "cached_table", "_exclusion_table",
+                                            "_all_choice_counts", "cached_robustness"}
+    checked = set()
+    for name, original, args, kwargs, shared in given:
+        key = (name, repr(args), repr(sorted(kwargs.items())))
+        if key in checked:
+            continue
+        checked.add(key)
+        getattr(original, "clear", None) and original.clear()
+        getattr(original, "cache_clear", None) and original.cache_clear()
+        fresh = original(*args, **kwargs)
+        assert fresh is not shared
+        assert_same(shared, fresh, name)
+    assert len(checked) >= 10
+
+
+def test_the_check_notices_a_change_in_place():
+    a = pd.DataFrame({"x": [1.0, 2.0]})
+    b = a.copy()
+    b.loc[0, "x"] = 3.0
+    with pytest.raises(AssertionError):
+        assert_same({"t": (a,)}, {"t": (b,)})
