@@ -32,7 +32,9 @@ Errors counted
     an exception element in the run, no finished run within ``--timeout`` seconds, an uncaught
     page error, a closed websocket, a JavaScript dialog, a failed session, and the same view (URL
     query string) showing different "Pooled effect" values in two sessions (which, behind nginx,
-    may be two replicas); with ``--replica`` also replicas disagreeing on a view.
+    may be two replicas); with ``--replica`` also replicas disagreeing on a view. A browser click that
+    left the sidebar's values unchanged and started no run within :data:`SWALLOW_S` is reported as a
+    click the page ignored and clicked again once (timed from the first click), as a user would.
 
 Server time
     With ``--server-log FILE`` (the server's stderr/stdout, repeatable for replicas) the script also

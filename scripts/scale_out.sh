@@ -26,7 +26,7 @@ BROWSERS=${BROWSERS:-2}
 OUT=${OUT:-$ROOT/artifacts/scale-out}
 
 case "$STICKY" in
-  cookie) STICKY_RULE='hash $sticky_key consistent;' ;;
+  cookie) STICKY_RULE='least_conn;' ;;
   ip)     STICKY_RULE='ip_hash;' ;;
   *) echo "STICKY must be 'cookie' or 'ip', not '$STICKY'" >&2; exit 2 ;;
 esac
@@ -87,6 +87,7 @@ echo "== building the store once (replicas only read it)"
 ls -l data/evidence.duckdb
 
 UPSTREAMS=""
+PINNED=""
 for p in "${REPLICA_PORTS[@]}"; do
   echo "== replica on 127.0.0.1:$p (log $WORK/replica-$p.log)"
   "$PY" -m streamlit run app.py --server.address 127.0.0.1 --server.port "$p" \
@@ -94,6 +95,7 @@ for p in "${REPLICA_PORTS[@]}"; do
     --browser.gatherUsageStats false > "$WORK/replica-$p.log" 2>&1 &
   PIDS+=("$!")
   UPSTREAMS+="        server 127.0.0.1:$p max_fails=3 fail_timeout=10s;"$'\n'
+  if [ "$STICKY" = cookie ]; then PINNED+="        \"127.0.0.1:$p\" 127.0.0.1:$p;"$'\n'; fi
 done
 for p in "${REPLICA_PORTS[@]}"; do wait_healthy "http://127.0.0.1:$p" 90; done
 
@@ -105,15 +107,16 @@ data = tomllib.loads(config.read_text()) if config.exists() else {}
 print(int(data.get("server", {}).get("maxUploadSize", 200)) + 1)
 EOF
 )
-"$PY" - "$WORK" "$PORT" "$STICKY_RULE" "$UPSTREAMS" "$MAX_BODY_MB" <<'EOF'
+"$PY" - "$WORK" "$PORT" "$STICKY_RULE" "$UPSTREAMS" "$MAX_BODY_MB" "${PINNED:-}" <<'EOF'
 import sys
 from pathlib import Path
-work, port, rule, upstreams, max_body = sys.argv[1:]
+work, port, rule, upstreams, max_body, pinned = sys.argv[1:]
 text = Path("deploy/nginx.conf.template").read_text()
 for key, value in {"PREFIX": work, "LISTEN": f"127.0.0.1:{port}", "STICKY_RULE": rule,
-                   "UPSTREAM_SERVERS": upstreams.rstrip("\n"), "MAX_BODY_MB": max_body}.items():
+                   "UPSTREAM_SERVERS": upstreams.rstrip("\n"), "PINNED_REPLICAS": pinned.rstrip("\n"),
+                   "MAX_BODY_MB": max_body}.items():
     text = text.replace(f"@{key}@", value)
-assert "@" not in text.replace("$request_id", ""), "unfilled placeholder in nginx.conf"
+assert "@" not in text, "unfilled placeholder in nginx.conf"
 Path(work, "nginx.conf").write_text(text)
 EOF
 "$NGINX" -t -q -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log"
@@ -121,6 +124,31 @@ echo "== nginx on 127.0.0.1:$PORT, sticky rule: $STICKY_RULE"
 "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" &
 PIDS+=("$!")
 wait_healthy "http://127.0.0.1:$PORT" 20
+
+if [ "$STICKY" = cookie ]; then
+  echo "== sticky cookie: a new browser is pinned, a pinned one stays, a cookie naming another host is ignored"
+  "$PY" - "$PORT" "${REPLICA_PORTS[@]}" <<'EOF'
+import sys
+import urllib.request
+
+port, *replicas = sys.argv[1:]
+listed = {f"127.0.0.1:{p}" for p in replicas}
+
+def served_by(cookie: str | None = None) -> str:
+    headers = {"Cookie": f"peer_replica={cookie}"} if cookie else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_stcore/health", headers=headers)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        cookies = response.headers.get_all("Set-Cookie") or []
+    return next((c.split("=", 1)[1].split(";")[0] for c in cookies if c.startswith("peer_replica=")), "")
+
+first = served_by()
+assert first in listed, f"first visit not pinned to a listed replica: {first!r}"
+assert all(served_by(first) == first for _ in range(10)), "a pinned browser moved"
+assert all(served_by(r) == r for r in sorted(listed)), "a replica named by its cookie was not used"
+assert served_by("203.0.113.9:80") in listed, "a cookie naming an unlisted host steered nginx"
+print(f"first visit -> {first}; 10 more with its cookie -> same; each replica by cookie; unlisted host ignored")
+EOF
+fi
 
 offsets=()
 for p in "${REPLICA_PORTS[@]}"; do offsets+=("$(stat -c %s "$WORK/replica-$p.log")"); done

@@ -114,3 +114,49 @@ def test_shared_link_restores_the_view(app, population_choice):
     assert (restored.outcome, restored.population, method, app.query().get("hk")) == \
         ("depression", (value,), "DL", "1"), app.query()
     app.screenshot("explore-shared-link")
+
+
+PAID = "Paid or volunteer peers"
+
+
+@pytest.fixture(scope="module")
+def long_pick_above_a_chip():
+    """(spec with a peer_paid chip, population label to pick): the longest population label that still
+    leaves trials, so its chip fills the box (the case where a focused box used to grow a line)."""
+    vocab = db.vocab_frame(db.shared_connection())
+    names = {f: dict(zip(vocab.loc[vocab["field"] == f, "value"], vocab.loc[vocab["field"] == f, "label"]))
+             for f in ("population", "peer_paid")}
+    best = None
+    for outcome in db.choice_counts(FilterSpec(), "outcome")["value"]:
+        paid = db.choice_counts(FilterSpec(outcome=outcome), "peer_paid")
+        for paid_value in paid.loc[paid["n_studies"] > 0, "value"]:
+            spec = FilterSpec(outcome=outcome, peer_paid=(paid_value,))
+            pops = db.choice_counts(spec, "population")
+            for value in pops.loc[pops["n_studies"] > 0, "value"]:
+                label = str(names["population"].get(value) or value)
+                if best is None or len(label) > len(best[1]):
+                    best = (spec, label, str(names["peer_paid"].get(paid_value) or paid_value))
+    assert best is not None, "no outcome with a peer_paid value and a population that leave trials"
+    return best
+
+
+def test_a_chip_below_the_box_just_used_can_be_removed_at_once(app, long_pick_above_a_chip):
+    """Regression: after a pick the population box kept focus and grew a line, so the mousedown on a
+    chip's × further down first shrank it (blur), the chip moved up, and the click landed beside it."""
+    spec, population_label, paid_label = long_pick_above_a_chip
+    app.open("", spec.to_query_params())
+    app.assert_healthy()
+    assert any(tag.startswith(paid_label) for tag in app.selected(PAID)), app.selected(PAID)
+    app.pick(POPULATION, population_label)  # leaves the population box focused, as a user's pick does
+    remove = app.sidebar_widget(PAID).locator('button[aria-label^="Remove "]')
+    before = app.runs()
+    remove.first.click()
+    try:
+        app.settle(before, timeout_s=10)
+    except Exception:
+        pytest.fail(f"clicking × on the '{paid_label}' chip started no run (chips now {app.selected(PAID)})")
+    app.quiet()
+    app.assert_healthy()
+    assert app.selected(PAID) == [], app.selected(PAID)
+    restored, _ = spec_from_url(app)
+    assert restored.peer_paid == () and len(restored.population) == 1, app.query()
