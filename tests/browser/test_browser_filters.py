@@ -160,3 +160,30 @@ def test_a_chip_below_the_box_just_used_can_be_removed_at_once(app, long_pick_ab
     assert app.selected(PAID) == [], app.selected(PAID)
     restored, _ = spec_from_url(app)
     assert restored.peer_paid == () and len(restored.population) == 1, app.query()
+
+
+#: Geometry of Streamlit's data editor (Glide data grid, drawn on a canvas): header and rows 35 px high,
+#: the "Exclude" checkbox column set to width "small" (75 px), its checkbox drawn in the cell's centre.
+GRID_ROW_PX = 35
+CHECKBOX_X_PX = 37
+
+
+def test_ticking_a_study_in_the_table_excludes_it_and_everything_recomputes(app):
+    app.open("", {"outcome": "depression"})
+    app.assert_healthy()
+    spec, method = spec_from_url(app)
+    first_row = str(analyse(spec, method=method).effects["study_id"].iloc[0])  # the table lists studies in this order
+    k_before = int(parse_number(app.metric("Studies (k)")))
+    editor = app.page.locator('[data-testid="stColumn"]').filter(has_text="Include / exclude").locator(
+        '[data-testid="stDataFrame"]')
+    assert editor.count() == 1, "no single include/exclude table beside the forest plot"
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    app.after(lambda: app.page.mouse.click(box["x"] + CHECKBOX_X_PX, box["y"] + GRID_ROW_PX * 1.5))
+    app.assert_healthy()
+    excluded, method = spec_from_url(app)
+    assert excluded.exclude_studies == (first_row,), app.query()
+    assert int(parse_number(app.metric("Studies (k)"))) == k_before - 1
+    assert_page_shows(app, expected_numbers(excluded, method))
+    assert first_row in " ".join(app.page.locator('[data-testid="stSidebar"]').all_inner_texts())  # "excluded by hand"
+    app.screenshot("explore-after-excluding-a-study")
