@@ -263,39 +263,49 @@ def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckD
         if field not in allowed:
             from .errors import InvalidChoice
             raise InvalidChoice("field", field, allowed)
-    # One scan instead of one query per field: filters the counts never skip go into WHERE; each
-    # counted field's own filter becomes a boolean column, so a row counts for field f when every
-    # other counted filter holds. Planning a dozen joined statements cost far more than this scan.
-    own = {name: (sql, params) for name, sql, params in filter_conditions(spec) if name in fields}
+    # One scan instead of one statement per field (planning a dozen joined statements cost more than the
+    # counting): filters the counts never skip go into WHERE; each counted filter becomes a boolean
+    # column b<j>, and field i counts a row when every counted filter but its own holds. DuckDB then
+    # unpivots (field, value, ok) and counts distinct trials, so the work stays in the database.
+    if not fields:
+        return {}
+    own = [(name, sql, p) for name, sql, p in filter_conditions(spec) if name in fields]
     where, params = spec.where(skip=fields)
-    select = ["e.study_id"] + [f"{COLUMNS[f]}" for f in fields]
-    select += [f"COALESCE(({sql}), FALSE)" for sql, _ in own.values()]
-    own_params = [v for _, p in own.values() for v in p]
-    sql = ("SELECT " + ", ".join(select) + " FROM effects e JOIN studies s ON s.study_id = e.study_id "
-           "JOIN effect_usability u ON u.effect_id = e.effect_id "
-           f"WHERE {where} AND u.computable_from IS NOT NULL")
-    checks = list(own)                     # which filter each boolean column tests
-    n = len(fields)
-    studies: list[dict] = [{} for _ in fields]
-    if fields:
-        for _, c in dataset_connections(spec.dataset, con, uploads_dir):
-            cur = c.cursor()
-            try:
-                rows = cur.execute(sql, own_params + params).fetchall()
-            finally:
-                cur.close()
-            for row in rows:
-                passes = row[1 + n:]
-                failed = [name for name, ok in zip(checks, passes) if not ok]
-                if len(failed) > 1:
-                    continue
-                for i, field in enumerate(fields):
-                    value = row[1 + i]
-                    # Counted when no filter fails, or only this field's own (which its count ignores).
-                    if value is not None and (not failed or failed[0] == field):
-                        studies[i].setdefault(value, set()).add(row[0])
-    return {field: dict(sorted(((v, len(ids)) for v, ids in by_value.items()), key=lambda vn: (-vn[1], vn[0])))
-            for field, by_value in zip(fields, studies)}
+    inner = (["e.study_id"] + [f"CAST({COLUMNS[f]} AS VARCHAR) AS v{i}" for i, f in enumerate(fields)]
+             + [f"COALESCE(({sql}), FALSE) AS b{j}" for j, (_, sql, _) in enumerate(own)])
+    ok = [" AND ".join(f"b{j}" for j, (name, _, _) in enumerate(own) if name != field) or "TRUE"
+          for field in fields]
+    unpivot = (f"SELECT study_id, UNNEST([{', '.join(str(i) for i in range(len(fields)))}]) AS field, "
+               f"UNNEST([{', '.join(f'v{i}' for i in range(len(fields)))}]) AS value, "
+               f"UNNEST([{', '.join(ok)}]) AS ok "
+               f"FROM (SELECT {', '.join(inner)} FROM effects e JOIN studies s ON s.study_id = e.study_id "
+               "JOIN effect_usability u ON u.effect_id = e.effect_id "
+               f"WHERE {where} AND u.computable_from IS NOT NULL)")
+    bound = [v for _, _, p in own for v in p] + params
+    conns = dataset_connections(spec.dataset, con, uploads_dir)
+    counted: list[dict] = [{} for _ in fields]
+    if len(conns) == 1:
+        sql = (f"SELECT field, value, count(DISTINCT study_id) FROM ({unpivot}) "
+               "WHERE ok AND value IS NOT NULL GROUP BY field, value")
+        for field, value, n in _fetchall(conns[0][1], sql, bound):
+            counted[field][value] = n
+    else:  # the same trial id in two datasets is one trial: collect the ids, count their union
+        sql = f"SELECT DISTINCT field, value, study_id FROM ({unpivot}) WHERE ok AND value IS NOT NULL"
+        ids: list[dict] = [{} for _ in fields]
+        for _, c in conns:
+            for field, value, study_id in _fetchall(c, sql, bound):
+                ids[field].setdefault(value, set()).add(study_id)
+        counted = [{v: len(s) for v, s in by_value.items()} for by_value in ids]
+    return {field: dict(sorted(by_value.items(), key=lambda vn: (-vn[1], vn[0])))
+            for field, by_value in zip(fields, counted)}
+
+
+def _fetchall(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, params).fetchall()
+    finally:
+        cur.close()
 
 
 def table(name: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
