@@ -490,11 +490,7 @@ def effect_row_count(con: duckdb.DuckDBPyConnection) -> int:
         return _row_counts[con]
     except (KeyError, TypeError):
         pass
-    cur = con.cursor()
-    try:
-        n = int(cur.execute("SELECT count(*) FROM effects").fetchone()[0])
-    finally:
-        cur.close()
+    n = int(_fetchall(con, "SELECT count(*) FROM effects", [])[0][0])
     try:
         _row_counts[con] = n
     except TypeError:  # a connection type without weak references: count every time

@@ -284,11 +284,10 @@ def get_compare(spec_a: FilterSpec, spec_b: FilterSpec, view: View):
 
 
 def forget_results() -> None:
-    """Drop every cached result (an import changed a dataset); the store connection stays open."""
+    """Drop every cached result (an import changed a dataset). The store's connection is held by
+    :mod:`evidence.db`, so the connection resource, dropped too, comes back as the same one."""
     st.cache_data.clear()
-    for cached in (_review_findings, _all_choice_counts, ranges, cached_analysis, cached_table, cached_robustness,
-                   cached_compare, _exclusion_table, _chart_specs):
-        cached.clear()
+    st.cache_resource.clear()
     _vocab_lookup.cache_clear()
 
 
@@ -459,7 +458,6 @@ def render_sidebar() -> View:
     read_url_once()
     _ensure_defaults()
     ss = st.session_state
-    current = _spec_from_state()
     sb = st.sidebar
     with sb:
         st.header("Filters")

@@ -446,9 +446,7 @@ async def run_session(index: int, context, args, deadline: float, start_url: str
                 if not (await page.evaluate(SETTLED_JS, before)):
                     await settle(page, before, args.timeout)
             except Exception:
-                state = await page.evaluate(
-                    "(({finishedOk, finishedAll, lastStatus, running, state}) =>"
-                    " ({finishedOk, finishedAll, lastStatus, running, state}))(window.__stProbe)")
+                state = await page.evaluate("({...window.__stProbe})")
                 result.errors.append(f"no updated page within {args.timeout}s after '{what}' "
                                      f"(runs finished ok before/now {before}/{state['finishedOk']}, "
                                      f"all {state['finishedAll']}, last status {state['lastStatus']}, "
