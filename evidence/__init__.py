@@ -7,15 +7,15 @@ Public API (see ``docs/contracts.md``)::
     res = analyse(spec, method="REML", hartung_knapp=True)
     res.pooled.estimate, res.description, res.warnings
 
-Modules: :mod:`~evidence.filters` (FilterSpec, SQL and URL codec), :mod:`~evidence.db` (the only
+Modules: :mod:`~evidence.core.filters` (FilterSpec, SQL and URL codec), :mod:`~evidence.query` (the only
 SQL), :mod:`~evidence.effects` (selection, orientation, conversions), :mod:`~evidence.analysis`
 (analyses and sensitivity tables), :mod:`~evidence.ingest` (validated import of a user's sheet and of
-the Metapsy standard), :mod:`~evidence.build` (the store), :mod:`~evidence.vocab` (controlled lists).
+the Metapsy standard), :mod:`~evidence.store.build` (the store), :mod:`~evidence.store.vocab` (controlled lists).
 """
 
-from .analysis import Analysis, analyse
-from .effects import computed_vs_reported, effect_set, effects
-from .errors import (
+from evidence.analysis import Analysis, analyse
+from evidence.analysis.effects import computed_vs_reported, effect_set, effects
+from evidence.core.errors import (
     EvidenceError,
     InvalidChoice,
     InvalidDatasetName,
@@ -25,7 +25,7 @@ from .errors import (
     Problem,
     UnknownDataset,
 )
-from .filters import FilterSpec
+from evidence.core.filters import FilterSpec
 
 __all__ = [
     "FilterSpec",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evidence.build import DEFAULT_DATA_DIR, DataValidationError, build_database, database_is_stale
+from evidence.store.build import DEFAULT_DATA_DIR, DataValidationError, build_database, database_is_stale
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,15 +22,18 @@ import pyarrow as pa
 import streamlit as st
 from streamlit import dataframe_util
 
-import stats
-from evidence import FilterSpec, NoMatchingStudies, analyse, db
+from evidence.analysis import METHODS
+from evidence import FilterSpec, NoMatchingStudies, analyse
+from evidence import query
+from evidence.store import connection as store
 from evidence import analysis as analysis_mod
-from evidence import charts, coverage
-from evidence import text as words
-from evidence.build import ensure_database
-from evidence.errors import EvidenceError, TooFewStudies
-from evidence.export import chart_png, chart_svg, table_csv
-from evidence.filters import CATEGORICAL_FIELDS
+from evidence.present import charts
+from evidence.query import catalogue as coverage
+from evidence.present import wording as words
+from evidence.store.build import ensure_database
+from evidence.core.errors import EvidenceError, TooFewStudies
+from evidence.present.export import chart_png, chart_svg, table_csv
+from evidence.core.filters import CATEGORICAL_FIELDS
 
 PERF_LOGGER = "peer_dashboard.perf"
 log = logging.getLogger(PERF_LOGGER)
@@ -112,7 +115,7 @@ def md_escape(text: object) -> str:
 def connection():
     """The shipped store, built from data/*.csv when missing or stale, opened read-only once."""
     ensure_database()
-    return db.shared_connection()
+    return store.shared_connection()
 
 
 # Read many times a rerun and fixed for the process (the store is opened once, read-only): a plain
@@ -120,7 +123,7 @@ def connection():
 @functools.lru_cache(maxsize=1)
 def store_metadata() -> Mapping[str, str]:
     """The store's metadata, shared read-only."""
-    return MappingProxyType(db.metadata(connection()))
+    return MappingProxyType(query.metadata(connection()))
 
 
 #: A filter spec is a frozen dataclass of tuples and numbers: its repr names it exactly, and costs far
@@ -150,13 +153,13 @@ def dataset_version() -> str:
 def _cache_key() -> str:
     """Changes whenever the store or the set of imported datasets changes."""
     meta = store_metadata()
-    return f"{meta.get('content_hash', '')}|{','.join(db.list_datasets())}"
+    return f"{meta.get('content_hash', '')}|{','.join(store.list_datasets())}"
 
 
 @functools.lru_cache(maxsize=4)
 def _vocab_lookup(key: str) -> dict[str, dict[str, str]]:
     """Per field: value -> label, in list order; shared read-only, asked for a few dozen times a rerun."""
-    vt = db.vocab_frame(connection())
+    vt = query.vocab_frame(connection())
     out: dict[str, dict[str, str]] = {}
     for field, value, label in zip(vt["field"].astype(str), vt["value"].astype(str), vt["label"]):
         out.setdefault(field, {})[value] = str(label) if isinstance(label, str) and label.strip() else value
@@ -174,14 +177,14 @@ def labels(field: str) -> dict[str, str]:
 @st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=SPEC_HASH)
 def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
     """Trials each choice of every sidebar filter would leave (one query for all of them)."""
-    return db.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
+    return query.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def ranges(_key: str) -> dict[str, tuple[float, float]]:
     """Observed year and follow-up ranges of the shipped store (for the sliders)."""
-    studies = db.table("studies", connection())
-    eff = db.table("effects", connection())
+    studies = query.table("studies", connection())
+    eff = query.table("effects", connection())
     years = pd.to_numeric(studies["year"], errors="coerce").dropna()
     months = pd.to_numeric(eff["timepoint_months"], errors="coerce").dropna()
     return {
@@ -285,7 +288,7 @@ def get_compare(spec_a: FilterSpec, spec_b: FilterSpec, view: View):
 
 def forget_results() -> None:
     """Drop every cached result (an import changed a dataset). The store's connection is held by
-    :mod:`evidence.db`, so the connection resource, dropped too, comes back as the same one."""
+    :mod:`evidence.store.connection`, so the connection resource, dropped too, comes back as the same one."""
     st.cache_data.clear()
     st.cache_resource.clear()
     _vocab_lookup.cache_clear()
@@ -364,10 +367,10 @@ def read_url_once() -> None:
     method = "REML"
     raw_method = params.get("method")
     if raw_method:
-        if raw_method.upper() in stats.METHODS:
+        if raw_method.upper() in METHODS:
             method = raw_method.upper()
         else:
-            notices.append(f"Ignored method {raw_method!r}: not one of {list(stats.METHODS)}")
+            notices.append(f"Ignored method {raw_method!r}: not one of {list(METHODS)}")
     hk = False
     raw_hk = params.get("hk")
     if raw_hk:
@@ -375,8 +378,8 @@ def read_url_once() -> None:
             hk = True
         elif raw_hk.lower() not in ("0", "false", "no"):
             notices.append(f"Ignored hk {raw_hk!r}: must be 0 or 1")
-    if spec.dataset not in ("shipped", "all") and spec.dataset not in db.list_datasets():
-        notices.append(f"Ignored dataset {spec.dataset!r}: not one of {['shipped', 'all', *db.list_datasets()]}")
+    if spec.dataset not in ("shipped", "all") and spec.dataset not in store.list_datasets():
+        notices.append(f"Ignored dataset {spec.dataset!r}: not one of {['shipped', 'all', *store.list_datasets()]}")
         spec = replace(spec, dataset="shipped")
     rng = ranges(_cache_key())
     for name in ("year", "timepoint_months"):
@@ -489,7 +492,7 @@ def render_sidebar() -> View:
                        "time are left out.")
         st.slider(FIELD_LABELS["year"], min_value=int(rng["year"][0]), max_value=int(rng["year"][1]),
                   step=1, key=KEYS["year"])
-        datasets = ["shipped", "all", *db.list_datasets()]
+        datasets = ["shipped", "all", *store.list_datasets()]
         if ss.get(KEYS["dataset"]) not in datasets:
             ss[KEYS["dataset"]] = "shipped"
         st.selectbox(FIELD_LABELS["dataset"], datasets, key=KEYS["dataset"],
@@ -504,9 +507,9 @@ def render_sidebar() -> View:
                        + ", ".join(md_escape(e) for e in excluded))
             st.button("Include all studies again", key="btn_clear_excluded", on_click=_clear_exclusions)
         st.header("Method")
-        if ss.get(KEY_METHOD) not in stats.METHODS:
+        if ss.get(KEY_METHOD) not in METHODS:
             ss[KEY_METHOD] = "REML"
-        st.selectbox("Estimator of τ²", list(stats.METHODS), key=KEY_METHOD,
+        st.selectbox("Estimator of τ²", list(METHODS), key=KEY_METHOD,
                      format_func=lambda m: METHOD_LABELS.get(m, m),
                      help="FE pools as if all trials estimated one common effect; the others are random-effects "
                           "models that differ in how they estimate the between-trial variance τ².")

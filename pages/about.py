@@ -5,9 +5,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-import stats
-from evidence import db
-from evidence import text as words
+from evidence.analysis import METHODS
+from evidence import query
+from evidence.present import wording as words
 from pages import _shared as ui
 
 ui.current_view()  # makes sure the run went through app.py (page config, sidebar)
@@ -36,18 +36,18 @@ st.header("Sources")
 st.markdown("Every number was copied from a trial report or a systematic review, with the page location and a "
             "verbatim quote; hover a study in a forest plot to see them. The reviews the numbers were read from:")
 try:
-    reviews = db.table("reviews", ui.connection())
+    reviews = query.table("reviews", ui.connection())
 except Exception as exc:  # an older store without the table
     ui.render_error(exc)
 else:
     st.dataframe(reviews, hide_index=True, width="stretch")
     ui.download_table(reviews, "reviews", "reviews", "Reviews (CSV)")
-sources = db.table("sources", ui.connection())
+sources = query.table("sources", ui.connection())
 ui.download_table(sources, "sources", "sources", f"All {len(sources)} source locations and quotes (CSV)")
 
 st.header("Methods in brief")
 st.markdown(
-    f"- Estimators of τ²: {', '.join(ui.METHOD_LABELS[m] for m in stats.METHODS)}; default REML. "
+    f"- Estimators of τ²: {', '.join(ui.METHOD_LABELS[m] for m in METHODS)}; default REML. "
     "Optional Hartung-Knapp adjustment (t-based intervals).\n"
     "- Standardised mean differences are Hedges' g, oriented so positive values favour peer support. "
     "Binary outcomes are pooled as risk or odds ratios on the log scale.\n"
@@ -61,5 +61,5 @@ st.markdown(
     "Query parameters are the filter's field names with comma-separated values: `outcome`, `population`, "
     "`setting`, `ps_format`, `ps_mode`, `ps_role`, `peer_paid`, `org_support`, `peer_deliverer`, `comparator`, "
     "`risk_of_bias`, `exclude_studies`, `timepoint_months` (low,high), `year` (low,high), `dataset`, "
-    "`include_flagged` (0/1); plus `method` (one of " + ", ".join(stats.METHODS) + "), `hk` (0/1), `moderator` (the Subgroups page's "
+    "`include_flagged` (0/1); plus `method` (one of " + ", ".join(METHODS) + "), `hk` (0/1), `moderator` (the Subgroups page's "
     "moderator) and `version` (the dataset version the link was made with). Unknown values are ignored with a notice.")

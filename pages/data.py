@@ -3,8 +3,10 @@
 
 import streamlit as st
 
-from evidence import InvalidSheet, coverage, ingest, metapsy
-from evidence.errors import EvidenceError
+from evidence import InvalidSheet, ingest
+from evidence.query import catalogue as coverage
+from evidence.ingest import metapsy
+from evidence.core.errors import EvidenceError
 from pages import _shared as ui
 
 ui.current_view()  # makes sure the run went through app.py (page config, sidebar)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from evidence import charts
-from evidence import text as words
+from evidence.present import charts
+from evidence.present import wording as words
 from pages import _shared as ui
 
 view = ui.current_view()

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from evidence import charts
-from evidence import text as words
-from evidence.errors import EvidenceError
+from evidence.present import charts
+from evidence.present import wording as words
+from evidence.core.errors import EvidenceError
 from pages import _shared as ui
 
 view = ui.current_view()

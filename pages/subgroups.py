@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from evidence import charts
-from evidence import text as words
+from evidence.present import charts
+from evidence.present import wording as words
 from evidence.analysis import MODERATOR_COLUMNS, NUMERIC_MODERATORS
-from evidence.errors import EvidenceError
+from evidence.core.errors import EvidenceError
 from pages import _shared as ui
 
 view = ui.current_view()

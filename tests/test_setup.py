@@ -130,7 +130,7 @@ def test_readme_python_examples_run_and_match_the_stats_they_describe():
 
 
 def test_readme_lists_every_url_parameter():
-    from evidence.filters import CATEGORICAL_FIELDS
+    from evidence.core.filters import CATEGORICAL_FIELDS
 
     text = README.read_text(encoding="utf-8")
     section = text.split("### Links that restore the exact view", 1)[1].split("\n## ", 1)[0]

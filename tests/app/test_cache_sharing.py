@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 
 from pages import _shared
 from tests.app.app_helpers import PAGES, run_app

@@ -9,8 +9,10 @@ import math
 import pytest
 
 import stats
-from evidence import FilterSpec, db, effects
-from evidence.filters import CATEGORICAL_FIELDS
+from evidence import FilterSpec, effects
+from evidence import query
+from evidence.store import connection
+from evidence.core.filters import CATEGORICAL_FIELDS
 
 from app_helpers import PAGES, has_metric, metric, run_app
 
@@ -41,7 +43,7 @@ def _assert_metrics(at, expected: dict[str, str]) -> None:
 
 
 def _counts(field: str, spec: FilterSpec) -> dict[str, int]:
-    df = db.choice_counts(spec, field, db.shared_connection())
+    df = query.choice_counts(spec, field, connection.shared_connection())
     return dict(zip(df["value"], df["n_studies"]))
 
 
@@ -62,7 +64,7 @@ def _filter_with(lo: int, hi: int) -> tuple[str, str]:
 
 def _empty_filter() -> tuple[str, str]:
     """A (field, value) from the controlled lists that no depression trial has."""
-    from evidence.filters import vocabulary
+    from evidence.core.filters import vocabulary
 
     base = FilterSpec(outcome=OUTCOME)
     vocab = vocabulary()
@@ -183,7 +185,7 @@ def test_url_round_trip_restores_the_exact_view():
     flat = {k: (v[0] if isinstance(v, list) else v) for k, v in written.items()}
     for key, value_ in params.items():
         assert flat[key] == value_, (key, flat)
-    assert flat["version"] == db.metadata()["dataset_version"]
+    assert flat["version"] == query.metadata()["dataset_version"]
     # Opening the written link again gives the same numbers.
     again = run_app(flat)
     assert [(m.label, m.value) for m in again.metric] == [(m.label, m.value) for m in at.metric]
@@ -289,7 +291,7 @@ def test_hostile_link_values_are_quoted_as_inert_text():
 
 
 def test_data_page_lists_every_trial_coverage_and_review_results():
-    from evidence import coverage
+    from evidence.query import catalogue as coverage
 
     at = run_app({"outcome": OUTCOME}, page=PAGES["Data"])
     assert not at.exception
@@ -304,7 +306,7 @@ def test_data_page_lists_every_trial_coverage_and_review_results():
 
 
 def test_explore_shows_what_published_reviews_found_for_the_outcome():
-    from evidence import coverage
+    from evidence.query import catalogue as coverage
 
     at = run_app({"outcome": OUTCOME})
     n_reviews = coverage.review_findings(OUTCOME)["Review"].nunique()

@@ -1,7 +1,7 @@
 """Speed of the domain layer (a script that prints figures; not collected as a test).
 
 Goals (issue 3): filter -> analysis-ready effects under 20 ms on the shipped data and under 200 ms on
-a generated store of 100,000 effect rows (SYNTHETIC, see evidence/synthetic.py; generated into the
+a generated store of 100,000 effect rows (SYNTHETIC, see evidence/store/synthetic.py; generated into the
 git-ignored data/synthetic/ when missing). Also times analyse() and the Metapsy import (issue 6).
 
 Run: ``.venv/bin/python tests/benchmarks/bench_evidence.py [--repeat N]``.
@@ -21,7 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from evidence import FilterSpec, analyse, db, effects, metapsy, synthetic  # noqa: E402
+from evidence import FilterSpec, analyse, effects  # noqa: E402
+from evidence import query
+from evidence.store import connection
+from evidence.ingest import metapsy
+from evidence.store import synthetic
 
 
 def timed(func, repeat: int) -> tuple[float, float]:
@@ -46,8 +50,8 @@ def main() -> None:
     args = ap.parse_args()
     r = args.repeat
 
-    con = db.connect()
-    print(f"Shipped store: {db.DB_PATH}  (dataset {db.metadata(con).get('dataset_version')})")
+    con = connection.connect()
+    print(f"Shipped store: {connection.DB_PATH}  (dataset {query.metadata(con).get('dataset_version')})")
     specs = {
         "depression (all trials)": FilterSpec(outcome="depression"),
         "depression, perinatal, follow-up 0-6 mo": FilterSpec(outcome="depression",
@@ -67,7 +71,7 @@ def main() -> None:
         synthetic.generate_synthetic_store()
         print(f"Generated {synthetic.SYNTHETIC_PATH} in {time.perf_counter() - t0:.1f} s")
     syn = duckdb.connect(str(synthetic.SYNTHETIC_PATH), read_only=True)
-    meta = db.metadata(syn)
+    meta = query.metadata(syn)
     assert meta.get("kind") == "synthetic", "refusing to benchmark a store not marked synthetic"
     n_rows = syn.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
     print(f"Synthetic store: {synthetic.SYNTHETIC_PATH} ({n_rows:,} SYNTHETIC effect rows)")
@@ -90,12 +94,12 @@ def main() -> None:
         res = metapsy.import_metapsy(data, uploads_dir=tmp)
         t = timed(lambda: metapsy.import_metapsy(data, uploads_dir=tmp), 3)
         line(f"Metapsy  import    ({res.n_effects} rows, {res.n_studies} studies; validate + build)", *t)
-        mcon = db.connect_dataset(res.name, tmp)
+        mcon = connection.connect_dataset(res.name, tmp)
         spec = FilterSpec(outcome="depression", dataset=res.name)
         k = len(effects(spec, uploads_dir=tmp))
         line(f"Metapsy  effects   depression (k={k})", *timed(lambda: effects(spec, uploads_dir=tmp), r), goal=20)
         mcon.close()
-        db._close_cached(Path(tmp) / f"{res.name}.duckdb")
+        connection._close_cached(Path(tmp) / f"{res.name}.duckdb")
 
 
 if __name__ == "__main__":

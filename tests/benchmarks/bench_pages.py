@@ -2,7 +2,7 @@
 
 Goals (issue 4): the server-side re-render of Explore after a sidebar filter change under 300 ms on the
 shipped data and under 1 s on a generated store of 100,000 effect rows (SYNTHETIC, see
-evidence/synthetic.py; generated into the git-ignored data/synthetic/ when missing).
+evidence/store/synthetic.py; generated into the git-ignored data/synthetic/ when missing).
 
 How: Streamlit's ``AppTest`` runs the app from its entry script (as tests/app does), renders Explore once
 (not timed), then changes one sidebar widget at a time (outcome, or population) and times ``.run()``.
@@ -14,8 +14,8 @@ Every change leads to a filter state not seen before in the run, so the app's an
 * ``wall``: the whole ``AppTest.run()`` (adds AppTest's own bookkeeping of the element tree).
 
 The app is pointed at the synthetic store in-process, without editing any page: the shared read-only
-connection of :mod:`evidence.db` is opened on the synthetic file beforehand and ``db.DB_PATH`` names it,
-so ``db.shared_connection()`` (what the pages use) returns it. Streamlit's caches are cleared between
+connection of :mod:`evidence.query` is opened on the synthetic file beforehand and ``connection.DB_PATH`` names it,
+so ``connection.shared_connection()`` (what the pages use) returns it. Streamlit's caches are cleared between
 the two stores.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_pages.py [--changes N] [--skip-synthetic]``.
@@ -38,8 +38,12 @@ import duckdb  # noqa: E402
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from evidence import FilterSpec, analyse, charts, db, effects, synthetic  # noqa: E402
-from evidence.build import ensure_database  # noqa: E402
+from evidence import FilterSpec, analyse, effects  # noqa: E402
+from evidence.present import charts
+from evidence import query
+from evidence.store import connection
+from evidence.store import synthetic
+from evidence.store.build import ensure_database  # noqa: E402
 
 APP = str(ROOT / "app.py")
 OUTCOME_KEY = "flt_outcome"
@@ -77,7 +81,7 @@ def _perf_logger(handler: _ServerTimes) -> None:
 
 
 def _values(con, field: str) -> list[str]:
-    vf = db.vocab_frame(con)
+    vf = query.vocab_frame(con)
     return [str(v) for v in vf.loc[vf["field"] == field, "value"]]
 
 
@@ -218,10 +222,10 @@ def main() -> None:
     args = ap.parse_args()
 
     ensure_database()
-    con = db.shared_connection()
+    con = connection.shared_connection()
     print(f"Explore page re-render after a sidebar filter change (AppTest; goals: < 300 ms shipped, < 1 s on "
           f"100,000 rows)")
-    print(f"Shipped store: {db.DB_PATH} (dataset {db.metadata(con).get('dataset_version')})")
+    print(f"Shipped store: {connection.DB_PATH} (dataset {query.metadata(con).get('dataset_version')})")
     bench_explore("shipped  ", con, args.changes, 300.0, args.timeout)
     if args.skip_synthetic:
         return
@@ -231,26 +235,26 @@ def main() -> None:
         synthetic.generate_synthetic_store()
         print(f"Generated {synthetic.SYNTHETIC_PATH} in {time.perf_counter() - t0:.1f} s")
     syn = duckdb.connect(str(synthetic.SYNTHETIC_PATH), read_only=True)
-    assert db.metadata(syn).get("kind") == "synthetic", "refusing to benchmark a store not marked synthetic"
+    assert query.metadata(syn).get("kind") == "synthetic", "refusing to benchmark a store not marked synthetic"
     n_rows = syn.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
     print(f"Synthetic store: {synthetic.SYNTHETIC_PATH} ({n_rows:,} SYNTHETIC effect rows; the app is pointed at "
-          f"it in-process through evidence.db's shared connection, no page edited)")
-    shipped_path = db.DB_PATH
+          f"it in-process through evidence.query's shared connection, no page edited)")
+    shipped_path = connection.DB_PATH
     key = str(synthetic.SYNTHETIC_PATH)
-    with db._lock:
-        db._shared[key] = syn
-    db.DB_PATH = synthetic.SYNTHETIC_PATH
+    with connection._lock:
+        connection._shared[key] = syn
+    connection.DB_PATH = synthetic.SYNTHETIC_PATH
     try:
-        top = (db.choice_counts(FilterSpec(outcome="depression"), "population", syn)["value"].tolist() or [""])[0]
+        top = (query.choice_counts(FilterSpec(outcome="depression"), "population", syn)["value"].tolist() or [""])[0]
         # Every filter state below keeps one population: Explore cannot draw a whole synthetic outcome
         # (tens of thousands of trials; see the note printed after the figures).
         bench_explore("synthetic", syn, args.changes, 1000.0, args.timeout,
                       params={"outcome": "depression", "population": top})
         _unrestricted_note(syn, args.timeout)
     finally:
-        db.DB_PATH = shipped_path
-        with db._lock:
-            db._shared.pop(key, None)
+        connection.DB_PATH = shipped_path
+        with connection._lock:
+            connection._shared.pop(key, None)
         syn.close()
         st.cache_data.clear()
         st.cache_resource.clear()

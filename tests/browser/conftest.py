@@ -72,7 +72,7 @@ def chromium_executable() -> str:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """A ``streamlit run app.py`` server on a free loopback port; yields (base_url, log_path)."""
-    from evidence.build import ensure_database
+    from evidence.store.build import ensure_database
     ensure_database()  # build once here, not racing inside the first page load
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     last_error = ""

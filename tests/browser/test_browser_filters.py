@@ -14,7 +14,9 @@ import re
 import pytest
 
 import stats
-from evidence import FilterSpec, NoMatchingStudies, analyse, db
+from evidence import FilterSpec, NoMatchingStudies, analyse
+from evidence import query
+from evidence.store import connection
 from stbrowser import parse_interval, parse_number
 
 #: Sidebar labels of the widgets these tests click (what a user reads on screen).
@@ -61,7 +63,7 @@ def population_choice():
     """A population (value, label) that leaves >= 2 trials on the default outcome and moves the estimate."""
     base_spec = FilterSpec(outcome="depression")
     base = analyse(base_spec).pooled.estimate
-    vocab = db.vocab_frame(db.shared_connection())
+    vocab = query.vocab_frame(connection.shared_connection())
     rows = vocab[vocab["field"] == "population"].sort_values("sort_order")
     for value, label in zip(rows["value"], rows["label"]):
         try:
@@ -123,15 +125,15 @@ PAID = "Paid or volunteer peers"
 def long_pick_above_a_chip():
     """(spec with a peer_paid chip, population label to pick): the longest population label that still
     leaves trials, so its chip fills the box (the case where a focused box used to grow a line)."""
-    vocab = db.vocab_frame(db.shared_connection())
+    vocab = query.vocab_frame(connection.shared_connection())
     names = {f: dict(zip(vocab.loc[vocab["field"] == f, "value"], vocab.loc[vocab["field"] == f, "label"]))
              for f in ("population", "peer_paid")}
     best = None
-    for outcome in db.choice_counts(FilterSpec(), "outcome")["value"]:
-        paid = db.choice_counts(FilterSpec(outcome=outcome), "peer_paid")
+    for outcome in query.choice_counts(FilterSpec(), "outcome")["value"]:
+        paid = query.choice_counts(FilterSpec(outcome=outcome), "peer_paid")
         for paid_value in paid.loc[paid["n_studies"] > 0, "value"]:
             spec = FilterSpec(outcome=outcome, peer_paid=(paid_value,))
-            pops = db.choice_counts(spec, "population")
+            pops = query.choice_counts(spec, "population")
             for value in pops.loc[pops["n_studies"] > 0, "value"]:
                 label = str(names["population"].get(value) or value)
                 if best is None or len(label) > len(best[1]):

@@ -4,7 +4,7 @@
   page shows the default numbers, no exception box, and no script runs (a ``dialog`` listener
   catches ``alert``; the DOM is checked for injected elements and ``javascript:`` links).
 * A sheet with wrong types and values, uploaded on the Data page, gets the row-by-row report
-  (checked cell for cell against ``evidence.ingest.validate_sheet`` through the report's CSV
+  (checked cell for cell against ``evidence.ingest.sheet.validate_sheet`` through the report's CSV
   download) and leaves the shipped data as they were (CSV hashes, the pooled effect, no dataset).
 """
 

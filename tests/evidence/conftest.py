@@ -10,7 +10,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from evidence import ingest
+from evidence.store.write import write_store
+
 
 STUDY_DEFAULTS = dict(country="Nowhere", citation="Fixture study", doi_or_pmid=None, design="RCT", pilot="no",
                       population=None, setting=None, ps_format=None, ps_mode=None, ps_role=None,
@@ -133,7 +134,7 @@ def fixture_tables() -> dict[str, list[dict]]:
 @pytest.fixture(scope="session")
 def store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "fixture.duckdb"
-    ingest.write_store(fixture_tables(), path)
+    write_store(fixture_tables(), path)
     return path
 
 
@@ -154,8 +155,8 @@ def uploads(tmp_path):
 @pytest.fixture(scope="session")
 def shipped_con():
     """The real shipped store (built from data/*.csv when stale), read-only."""
-    from evidence import db
+    from evidence.store import connection
 
-    c = db.connect()
+    c = connection.connect()
     yield c
     c.close()

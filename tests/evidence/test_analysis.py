@@ -19,7 +19,7 @@ from evidence.analysis import (
     small_study,
     subgroup_table,
 )
-from evidence.errors import IncomparableAnalyses, TooFewStudies
+from evidence.core.errors import IncomparableAnalyses, TooFewStudies
 
 DEP = FilterSpec(outcome="depression")
 

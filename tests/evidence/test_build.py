@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from evidence import build, vocab
-from evidence.build import DataValidationError, build_database, database_is_stale, ensure_database
+from evidence.store import build
+from evidence.store import vocab
+from evidence.store.build import DataValidationError, build_database, database_is_stale, ensure_database
 
 SHIPPED_DATA = Path(__file__).resolve().parents[2] / "data"
 

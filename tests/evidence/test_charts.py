@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import stats
-from evidence import charts, export
+from evidence.present import charts
+from evidence.present import export
 
 # A structural fixture (not evidence): eight studies with spread-out variances,
 # one with an HTML-looking name and a quote that must stay plain data.

@@ -1,4 +1,4 @@
-"""evidence.coverage: the trial overview, the population x outcome coverage and the reviews' results,
+"""evidence.query.catalogue: the trial overview, the population x outcome coverage and the reviews' results,
 checked against the CSVs they are built from (an independent count, not the same code path)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evidence import coverage, db
+from evidence.query import catalogue as coverage
+from evidence.store import connection
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -36,7 +37,7 @@ def _study_flags() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def con():
-    return db.shared_connection()
+    return connection.shared_connection()
 
 
 def test_overview_has_one_row_per_trial_and_says_which_have_numbers(con):

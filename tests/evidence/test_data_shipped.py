@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from evidence import build, vocab
+from evidence.store import build
+from evidence.store import vocab
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evidence.store.write import write_store
+
 import stats
 from evidence import FilterSpec, OutcomeRequired, computed_vs_reported, effect_set, effects
-from evidence.effects import EFFECT_COLUMNS, SELECTION_RULE, _reasons, _select, classify_rows
+from evidence.analysis.effects import EFFECT_COLUMNS, SELECTION_RULE, _reasons, _select, classify_rows
 
 DEP = FilterSpec(outcome="depression")
 
@@ -258,21 +260,23 @@ def test_sql_and_pandas_engines_agree_on_shipped_data(shipped_con, outcome):
 def synthetic_con(tmp_path_factory):
     import duckdb
 
-    from evidence import db, synthetic
+    from evidence import query
+    from evidence.store import synthetic
 
     path = synthetic.generate_synthetic_store(tmp_path_factory.mktemp("syn") / "syn.duckdb", n_effects=6000)
     c = duckdb.connect(str(path), read_only=True)
-    assert db.metadata(c)["kind"] == "synthetic"
+    assert query.metadata(c)["kind"] == "synthetic"
     yield c
     c.close()
 
 
 def test_synthetic_store_is_marked_and_never_listed(synthetic_con):
-    from evidence import db
+    from evidence import query
+    from evidence.store import connection
 
-    studies = db.table("studies", synthetic_con)
+    studies = query.table("studies", synthetic_con)
     assert studies["study_id"].str.startswith("SYN").all() and (studies["citation"].str.contains("SYNTHETIC")).all()
-    assert "synthetic" not in db.list_datasets()
+    assert "synthetic" not in connection.list_datasets()
 
 
 @pytest.mark.parametrize("spec", [FilterSpec(outcome="depression"), FilterSpec(outcome="hospitalised"),
@@ -294,23 +298,23 @@ SUMMARY_SPECS = [FilterSpec(outcome="depression"), FilterSpec(outcome="hospitali
 @pytest.mark.parametrize("spec", SUMMARY_SPECS, ids=["depression", "hospitalised", "group-0-12"])
 def test_scale_summary_in_sql_equals_the_pandas_classification(synthetic_con, spec):
     """route_summary classifies without the sources join; it must count exactly what classify_rows counts."""
-    from evidence import db
-    from evidence.effects import _summary_from_frame
+    from evidence import query
+    from evidence.analysis.effects import _summary_from_frame
 
-    sql = db.route_summary(spec, synthetic_con)
-    frame = _summary_from_frame(classify_rows(db.candidate_rows(spec, synthetic_con)))
+    sql = query.route_summary(spec, synthetic_con)
+    frame = _summary_from_frame(classify_rows(query.candidate_rows(spec, synthetic_con)))
     assert sql.keys() == frame.keys()
     for key, value in frame.items():
         assert sql[key] == (pytest.approx(value) if isinstance(value, float) else value), key
 
 
 def test_effect_row_count_is_kept_per_connection(synthetic_con, con):
-    from evidence import db
+    from evidence import query
 
     n_syn = synthetic_con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
     n_fix = con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
-    assert db.effect_row_count(synthetic_con) == n_syn and db.effect_row_count(con) == n_fix
-    assert db.effect_row_count(synthetic_con) == n_syn  # second call answered from the per-connection count
+    assert query.effect_row_count(synthetic_con) == n_syn and query.effect_row_count(con) == n_fix
+    assert query.effect_row_count(synthetic_con) == n_syn  # second call answered from the per-connection count
 
 
 def test_select_and_reasons_accept_frames_and_give_the_same_rows():
@@ -412,7 +416,6 @@ def md_con(tmp_path_factory):
     """The fixture store plus the mean-difference rows above."""
     import duckdb
 
-    from evidence import ingest
 
     fx = _fixture_module()
     tables = fx.fixture_tables()
@@ -425,7 +428,7 @@ def md_con(tmp_path_factory):
                                   "source_url": f"https://example.org/{e['study_id']}",
                                   "source_location": "Table 3", "source_quote": f"quote {e['effect_id']}",
                                   "raw_file": "fixture.csv", "raw_row": i})
-    path = ingest.write_store(tables, tmp_path_factory.mktemp("md") / "md.duckdb")
+    path = write_store(tables, tmp_path_factory.mktemp("md") / "md.duckdb")
     c = duckdb.connect(str(path), read_only=True)
     yield c
     c.close()
@@ -492,7 +495,7 @@ def test_reported_md_uses_the_split_ns_of_a_shared_arm(md_con):
 
 
 def test_reported_md_is_an_smd_route_only():
-    from evidence.effects import SCALE_ROUTES, _excluded_frame
+    from evidence.analysis.effects import SCALE_ROUTES, _excluded_frame
 
     assert "reported_md" in SCALE_ROUTES["SMD"]
     assert "reported_md" not in SCALE_ROUTES["logRR"] and "reported_md" not in SCALE_ROUTES["logOR"]
@@ -532,15 +535,15 @@ def test_sql_and_pandas_engines_agree_on_reported_md_rows(md_con, spec, multi_ar
 
 
 def test_sql_and_pandas_classify_reported_md_rows_alike(md_con):
-    from evidence import db
-    from evidence.effects import _summary_from_frame
+    from evidence import query
+    from evidence.analysis.effects import _summary_from_frame
 
-    sql = db.classified_rows(DEP, md_con).set_index("effect_id").sort_index()
-    pan = classify_rows(db.candidate_rows(DEP, md_con)).set_index("effect_id").sort_index()
+    sql = query.classified_rows(DEP, md_con).set_index("effect_id").sort_index()
+    pan = classify_rows(query.candidate_rows(DEP, md_con)).set_index("effect_id").sort_index()
     for col in ("route", "kind", "reason_code"):
         assert list(sql[col].astype(object).where(sql[col].notna(), None)) == \
             list(pan[col].astype(object).where(pan[col].notna(), None)), col
     assert sql.loc["J-1", "route"] == "reported_md" and sql.loc["L-1", "reason_code"] == "md"
-    summary, frame = db.route_summary(DEP, md_con), _summary_from_frame(classify_rows(db.candidate_rows(DEP, md_con)))
+    summary, frame = query.route_summary(DEP, md_con), _summary_from_frame(classify_rows(query.candidate_rows(DEP, md_con)))
     assert {k: summary[k] for k in frame if not isinstance(frame[k], float)} == \
         {k: v for k, v in frame.items() if not isinstance(v, float)}

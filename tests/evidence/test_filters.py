@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence import FilterSpec, db, effects
-from evidence.filters import CATEGORICAL_FIELDS, COLUMNS, vocabulary
+from evidence import FilterSpec, effects
+from evidence import query
+from evidence.core.filters import CATEGORICAL_FIELDS, COLUMNS, vocabulary
 
 VOCAB = vocabulary()
 
@@ -159,11 +160,11 @@ def test_values_with_commas_survive_the_codec():
 
 
 def test_choice_counts_respect_other_filters(con):
-    counts = db.choice_counts(FilterSpec(outcome="depression", ps_format=("group",)), "population", con)
+    counts = query.choice_counts(FilterSpec(outcome="depression", ps_format=("group",)), "population", con)
     got = dict(zip(counts["value"], counts["n_studies"]))
     # group format leaves A2001 and C2010 (both population depression); population's own value is ignored
     assert got == {"depression": 2}
-    counts = db.choice_counts(FilterSpec(outcome="depression", population=("depression",)), "population", con)
+    counts = query.choice_counts(FilterSpec(outcome="depression", population=("depression",)), "population", con)
     got = dict(zip(counts["value"], counts["n_studies"]))
     # usable rows only: G2012's MD has a CI but no per-arm N, so it cannot be pooled and does not count
     assert got == {"depression": 3, "perinatal depression": 2, "SMI/psychosis": 1}
@@ -171,11 +172,11 @@ def test_choice_counts_respect_other_filters(con):
 
 def test_choice_counts_rejects_unknown_field(con):
     with pytest.raises(ValueError, match="must be one of"):
-        db.choice_counts(FilterSpec(), "colour; DROP TABLE studies", con)
+        query.choice_counts(FilterSpec(), "colour; DROP TABLE studies", con)
 
 
 def test_counts_by_filter_name_the_step(con):
-    counts = db.study_counts_by_filter(FilterSpec(outcome="depression", population=("diabetes",)), con)
+    counts = query.study_counts_by_filter(FilterSpec(outcome="depression", population=("diabetes",)), con)
     assert [name for name, _ in counts] == ["dataset", "outcome", "population"]
     assert counts[-1][1] == 0
 
@@ -188,19 +189,18 @@ def test_counts_by_filter_name_the_step(con):
 ])
 def test_choice_counts_for_all_filters_in_one_query_equal_a_grouped_count_per_field(spec):
     """Each field's counts equal a plain per-field count of distinct trials with a usable row."""
-    from evidence import db
-    from evidence.filters import CATEGORICAL_FIELDS
 
     _assert_counts_equal_grouped_counts(spec)
 
 
 def _assert_counts_equal_grouped_counts(spec):
-    from evidence import db
-    from evidence.filters import CATEGORICAL_FIELDS
+    from evidence import query
+    from evidence.store import connection
+    from evidence.core.filters import CATEGORICAL_FIELDS
 
     fields = ("outcome",) + CATEGORICAL_FIELDS
-    together = db.choice_counts_all(spec, fields)
-    con = db.shared_connection()
+    together = query.choice_counts_all(spec, fields)
+    con = connection.shared_connection()
     for field in fields:
         where, params = spec.where(skip=(field,))
         expected = con.cursor().execute(

@@ -7,9 +7,10 @@ import io
 
 import pytest
 
-from evidence import FilterSpec, NoMatchingStudies, UnknownDataset, analyse, db, effects, ingest
-from evidence.filters import CATEGORICAL_FIELDS
-from evidence.ingest import OPTIONAL_COLUMNS, SHEET_COLUMNS, validate_sheet
+from evidence import FilterSpec, NoMatchingStudies, UnknownDataset, analyse, effects, ingest
+from evidence import query
+from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.ingest.sheet import OPTIONAL_COLUMNS, SHEET_COLUMNS, validate_sheet
 
 HOSTILE = [
     "'; DROP TABLE studies; --",
@@ -31,7 +32,7 @@ BASE = FilterSpec(outcome="depression")
 
 
 def _table_counts(con):
-    return {t: len(db.table(t, con)) for t in ("studies", "effects", "sources")}
+    return {t: len(query.table(t, con)) for t in ("studies", "effects", "sources")}
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=IDS)
@@ -75,7 +76,7 @@ def test_hostile_url_values_are_dropped_with_notices(value):
 
 @pytest.mark.parametrize("value", HOSTILE, ids=IDS)
 def test_hostile_choice_counts(con, value):
-    counts = db.choice_counts(FilterSpec(outcome="depression", population=(value,)), "setting", con)
+    counts = query.choice_counts(FilterSpec(outcome="depression", population=(value,)), "setting", con)
     assert len(counts) == 0
 
 

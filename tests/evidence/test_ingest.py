@@ -9,8 +9,9 @@ import io
 import openpyxl
 import pytest
 
-from evidence import FilterSpec, InvalidDatasetName, InvalidSheet, analyse, db, effects, ingest
-from evidence.ingest import OPTIONAL_COLUMNS, SHEET_COLUMNS, blank_template_csv, validate_sheet
+from evidence import FilterSpec, InvalidDatasetName, InvalidSheet, analyse, effects, ingest
+from evidence import query
+from evidence.ingest.sheet import OPTIONAL_COLUMNS, SHEET_COLUMNS, blank_template_csv, validate_sheet
 
 GOOD = dict(study_id="Smith2020", first_author="Smith", year="2020", country="UK", population="depression",
             setting="primary care", ps_format="group", comparator="usual care", outcome="depression",
@@ -270,6 +271,6 @@ def test_unknown_dataset_lists_valid_names(con, uploads):
 
 def test_choice_counts_across_datasets(con, uploads):
     ingest.import_sheet(sheet(GOOD, GOOD2), "a.csv", "extra", uploads_dir=uploads)
-    counts = db.choice_counts(FilterSpec(outcome="depression", dataset="all"), "population", con, uploads_dir=uploads)
+    counts = query.choice_counts(FilterSpec(outcome="depression", dataset="all"), "population", con, uploads_dir=uploads)
     got = dict(zip(counts["value"], counts["n_studies"]))
     assert got["depression"] == 4 and got["perinatal depression"] == 3

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import stats
-from evidence import FilterSpec, InvalidSheet, computed_vs_reported, effects, ingest, metapsy
+from evidence import FilterSpec, InvalidSheet, computed_vs_reported, effects, ingest
+from evidence.ingest import metapsy
 
 PATH = next(p for p in metapsy.DEFAULT_PATHS if p.is_file())
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import stats
-from evidence import text
+from evidence.present import wording as text
 
 
 @pytest.fixture()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 VOCAB_COLUMNS: tuple[str, ...] = ("field", "value", "label", "description", "sort_order")
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 # Which vocab field each categorical column of the shipped tables draws from.
 # Columns not listed here are free text or numbers.

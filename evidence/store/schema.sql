@@ -1,7 +1,7 @@
 -- Schema of data/evidence.duckdb, built by python -m evidence build from data/*.csv.
 -- The CSVs are the source of truth; this file is never edited by hand at run time.
 -- Every categorical column is a FOREIGN KEY to a vocab_<field> table made from data/vocab.csv.
--- The line '-- @vocab_tables' below is replaced by evidence.build with one CREATE TABLE per vocab field
+-- The line '-- @vocab_tables' below is replaced by evidence.store.build with one CREATE TABLE per vocab field
 -- (vocab_<field>(value VARCHAR PRIMARY KEY, label, description, sort_order)), because the list of fields
 -- lives in vocab.csv, not here.
 -- Year bounds: the earliest trial in the field is from the 1990s; 1950 leaves room, 2100 catches typos

@@ -17,10 +17,10 @@ import pandas as pd
 
 import stats
 
-from . import db
-from .effects import ORIENTATION_RULE, SELECTION_RULE, effect_set
-from .errors import InvalidChoice, NoMatchingStudies
-from .filters import FilterSpec
+from evidence import query
+from evidence.analysis.effects import ORIENTATION_RULE, SELECTION_RULE, effect_set
+from evidence.core.errors import InvalidChoice, NoMatchingStudies
+from evidence.core.filters import FilterSpec
 
 __all__ = [
     "Analysis", "analyse", "UNRELIABLE_HETEROGENEITY_K",
@@ -51,7 +51,7 @@ class Analysis:
     spec : FilterSpec
         The filter analysed.
     effects : DataFrame
-        The studies pooled (see :data:`evidence.effects.EFFECT_COLUMNS`).
+        The studies pooled (see :data:`evidence.analysis.effects.EFFECT_COLUMNS`).
     excluded : DataFrame
         ``study_id, effect_id, reason, kind`` for matching rows that were not pooled.
     pooled : stats.PooledEstimate or None
@@ -128,8 +128,8 @@ def _pool(yi, vi, *, method: str, hartung_knapp: bool, level: float) -> stats.Po
 
 
 def _culprit(spec: FilterSpec, con, uploads_dir) -> tuple[str | None, list[tuple[str, int]]]:
-    counts = db.study_counts_by_filter(spec, con, uploads_dir=uploads_dir)
-    if db.count_studies(spec, con, usable_only=False, uploads_dir=uploads_dir):
+    counts = query.study_counts_by_filter(spec, con, uploads_dir=uploads_dir)
+    if query.count_studies(spec, con, usable_only=False, uploads_dir=uploads_dir):
         return "usable numbers", counts  # trials match every filter; none has numbers that can be pooled
     for name, n in counts:
         if n == 0:
@@ -196,7 +196,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
     con : duckdb connection, optional
         The shipped store (default: shared read-only connection).
     target_months, multi_arm, uploads_dir :
-        See :func:`evidence.effects.effect_set`.
+        See :func:`evidence.analysis.effects.effect_set`.
 
     Returns
     -------
@@ -240,7 +240,7 @@ def _same_settings(a: Analysis) -> dict:
 # Sensitivity and diagnostics (every refit uses the analysis' own settings)
 
 def _require(a: Analysis, what: str, needed: int) -> None:
-    from .errors import TooFewStudies
+    from evidence.core.errors import TooFewStudies
 
     if a.k < needed:
         raise TooFewStudies(what, a.k, needed)
@@ -470,7 +470,7 @@ def meta_regression_table(a: Analysis, moderator: str) -> RegressionResult:
     x = pd.to_numeric(a.effects[moderator], errors="coerce").astype(float)
     ok = x.notna().to_numpy()
     dropped = tuple(a.effects.loc[~ok, "study_id"])
-    from .errors import TooFewStudies
+    from evidence.core.errors import TooFewStudies
 
     if ok.sum() < 3:
         raise TooFewStudies(f"Meta-regression on {moderator}", int(ok.sum()), 3)
@@ -521,7 +521,7 @@ def compare_specs(spec_a: FilterSpec, spec_b: FilterSpec, method: str = "REML",
     IncomparableAnalyses
         When the two analyses use different effect measures.
     """
-    from .errors import IncomparableAnalyses
+    from evidence.core.errors import IncomparableAnalyses
 
     a = analyse(spec_a, method, hartung_knapp, level, con, uploads_dir=uploads_dir)
     b = analyse(spec_b, method, hartung_knapp, level, con, uploads_dir=uploads_dir)

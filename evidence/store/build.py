@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from evidence import vocab as _vocab
+from evidence.store import vocab as _vocab
 
 DEFAULT_DATA_DIR = _vocab.DEFAULT_DATA_DIR
 DEFAULT_DB_PATH = DEFAULT_DATA_DIR / "evidence.duckdb"
@@ -41,7 +41,7 @@ MIN_YEAR = 1950
 RATIO_TYPES = frozenset({"RR", "OR"})
 
 # Column types: text, int, float, bool (CSV 'yes'/'no'), flags (';'-separated vocab 'flag' values).
-# Categorical text columns are listed in evidence.vocab.COLUMN_FIELDS.
+# Categorical text columns are listed in evidence.store.vocab.COLUMN_FIELDS.
 _T, _I, _F, _B, _FL = "text", "int", "float", "bool", "flags"
 
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
@@ -357,7 +357,7 @@ def _validate_table(table: str, data_dir: Path, vocabulary: _vocab.Vocabulary | 
     unknown = [c for c in header if c not in spec]
     if unknown:
         problems.append(Problem(name, 1, ", ".join(unknown),
-                                "unknown column(s); add them to evidence/build.py and schema.sql first"))
+                                "unknown column(s); add them to evidence/store/build.py and schema.sql first"))
     categorical = _vocab.COLUMN_FIELDS.get(table, {})
     pk = PRIMARY_KEYS[table]
     seen_keys: dict[str, int] = {}

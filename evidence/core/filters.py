@@ -95,7 +95,7 @@ def vocabulary(data_dir: str | Path | None = None) -> dict[str, tuple[str, ...]]
     dict
         ``field -> tuple of values`` in display order; empty when vocab.csv is missing.
     """
-    from .vocab import load_vocab  # the one reader of vocab.csv (cached until the file changes)
+    from evidence.store.vocab import load_vocab  # the one reader of vocab.csv (cached until the file changes)
 
     try:
         v = load_vocab(data_dir)

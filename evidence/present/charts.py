@@ -4,7 +4,7 @@ Every builder takes plain data (a ``pandas.DataFrame`` with the columns of
 :func:`evidence.effects` or of one of the diagnostic tables, plus a
 ``stats.PooledEstimate``-like object) and returns an Altair chart. Nothing here
 touches Streamlit, the database or the network, so the charts can be tested
-through ``chart.to_dict()`` and exported with :mod:`evidence.export`.
+through ``chart.to_dict()`` and exported with :mod:`evidence.present.export`.
 
 Conventions
 -----------

@@ -1,11 +1,11 @@
 """Analysis-ready effects: one row per study for one outcome, oriented, on one scale.
 
-From the filtered effect rows (:func:`evidence.db.candidate_rows`) this module
+From the filtered effect rows (:func:`evidence.query.candidate_rows`) this module
 
 1. classifies each row by what it can give: arm means/SDs, arm events, a
    reported effect with its 95% CI (SMD/g/d, RR or OR), or a reported mean
    difference with its 95% CI and both arm Ns;
-2. chooses the scale of the analysis (:func:`choose_scale`);
+2. chooses the scale of the analysis (:func:`_scale_from_summary`);
 3. picks one row per study by the stated rule (:data:`SELECTION_RULE`) and
    records why (``selection_reason``);
 4. computes ``yi``/``vi`` with :mod:`stats` (never with formulas of its own);
@@ -52,12 +52,13 @@ from scipy.special import ndtri
 
 import stats
 
-from . import db
-from .errors import InvalidChoice, OutcomeRequired
-from .filters import FilterSpec, vocabulary
+from evidence import query
+from evidence.store import connection
+from evidence.core.errors import InvalidChoice, OutcomeRequired
+from evidence.core.filters import FilterSpec, vocabulary
 
 __all__ = [
-    "effects", "effect_set", "EffectSet", "choose_scale", "classify_rows",
+    "effects", "effect_set", "EffectSet", "classify_rows",
     "computed_vs_reported", "DEFAULT_TARGET_MONTHS", "COMPARATOR_PREFERENCE",
     "SELECTION_RULE", "ORIENTATION_RULE", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
 ]
@@ -340,7 +341,7 @@ def _isin(values: np.ndarray, choices) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Classification (pandas twin of the SQL in evidence.db, used when datasets are merged)
+# Classification (pandas twin of the SQL in evidence.query, used when datasets are merged)
 
 def _flag_array(c: _Cols) -> np.ndarray:
     """Study and row flags of each row, joined, deduplicated, in order (object array)."""
@@ -351,10 +352,6 @@ def _flag_array(c: _Cols) -> np.ndarray:
     codes, uniq = pd.factorize((a + ";" + b).astype(object))
     clean = np.array([";".join(dict.fromkeys(x for x in str(v).split(";") if x)) for v in uniq], dtype=object)
     return clean[codes]
-
-
-def _flags(df: pd.DataFrame) -> pd.Series:
-    return pd.Series(_flag_array(_Cols(df)), index=df.index, dtype=object)
 
 
 def _classify_arrays(df) -> dict[str, np.ndarray]:
@@ -405,7 +402,7 @@ def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
     ``reported_smd``, ``reported_md``, ``reported_rr``, ``reported_or``) or None; ``kind`` is
     ``continuous``/``binary``. ``reported_md`` is a reported mean difference with its 95% CI and
     both arm Ns (``n_ps + n_ctl > 2``), usable on the SMD scale only. Arm data win over a reported
-    effect in the same row. Same rules as the SQL in :func:`evidence.db.selected_rows`.
+    effect in the same row. Same rules as the SQL in :func:`evidence.query.selected_rows`.
     """
     arrays = _classify_arrays(rows)
     out = rows.assign(**arrays)
@@ -442,18 +439,8 @@ def _summary_from_frame(df: pd.DataFrame) -> dict:
     return _summary_from_cols(_Cols(df))
 
 
-def choose_scale(classified: pd.DataFrame) -> str:
-    """The analysis scale for one outcome: ``"SMD"``, ``"logRR"`` or ``"logOR"``.
-
-    SMD when any usable row is continuous. Otherwise log RR when every trial has an
-    RR-computable row (events or a reported RR), else log OR when every trial has an
-    OR-computable row, else whichever covers more trials (RR on a tie).
-    """
-    return _scale_from_summary(_summary_from_frame(classified))
-
-
 # ---------------------------------------------------------------------------------------------
-# Selection (pandas twin of the SQL window in evidence.db)
+# Selection (pandas twin of the SQL window in evidence.query)
 
 _KEY_ORDER = ("k_comparator", "k_native", "k_time", "k_time_long", "k_measure", "k_arm",
               "k_primary", "k_dataset", "k_verified")
@@ -630,7 +617,7 @@ def _join_notes(*parts: np.ndarray) -> np.ndarray:
 def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """yi, vi (natural log ratio for ratios, favour-positive for SMD), conversion notes, NaN reasons.
 
-    ``sel`` carries the arm numbers actually used (``n_ps_used``, ...; see :func:`_split_shared_arms`).
+    ``sel`` carries the arm numbers actually used (``n_ps_used``, ...; see :func:`_split_arrays`).
     """
     c = _Cols.wrap(sel)
     n = c.n
@@ -749,12 +736,6 @@ def _split_arrays(c: _Cols, split: bool) -> tuple[dict[str, np.ndarray], list[st
     return used, notes
 
 
-def _split_shared_arms(sel: pd.DataFrame, split: bool) -> tuple[pd.DataFrame, list[str]]:
-    """Divide a shared arm's N (and events) between the comparisons that use it (Handbook 23.3.4)."""
-    used, notes = _split_arrays(_Cols(sel), split)
-    return sel.assign(**used), notes
-
-
 # ---------------------------------------------------------------------------------------------
 # Public API
 
@@ -839,24 +820,24 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         target_months = (sum(spec.timepoint_months) / 2.0 if spec.timepoint_months is not None
                          else DEFAULT_TARGET_MONTHS)
     target = float(target_months)
-    conns = db.dataset_connections(spec.dataset, con, uploads_dir)
+    conns = connection.dataset_connections(spec.dataset, con, uploads_dir)
     use_sql = engine == "sql" or (engine == "auto" and len(conns) == 1
-                                  and db.effect_row_count(conns[0][1]) >= SQL_ENGINE_MIN_ROWS)
+                                  and query.effect_row_count(conns[0][1]) >= SQL_ENGINE_MIN_ROWS)
     if use_sql and len(conns) != 1:
         raise InvalidChoice("engine", engine, ("auto", "pandas"))
     if use_sql:
         name, c = conns[0]
-        summary = db.route_summary(spec, c)
+        summary = query.route_summary(spec, c)
         scale = _scale_from_summary(summary)
         keep = _majority(summary, scale)
-        chosen = _Cols(db.selected_rows(spec, c, routes=SCALE_ROUTES[scale], scale=scale, target_months=target,
+        chosen = _Cols(query.selected_rows(spec, c, routes=SCALE_ROUTES[scale], scale=scale, target_months=target,
                                         by_comparison=multi_arm == "split",
                                         keep_direction=keep if scale == "logRR" else None))
         chosen.add(dataset=np.full(chosen.n, name, dtype=object))
         chosen.add(flags=_flag_array(chosen))
-        classified_fn = lambda: db.classified_rows(spec, c)  # noqa: E731
+        classified_fn = lambda: query.classified_rows(spec, c)  # noqa: E731
     else:
-        rows = db.candidate_rows(spec, con, uploads_dir=uploads_dir)
+        rows = query.candidate_rows(spec, con, uploads_dir=uploads_dir)
         cand = _Cols(rows)
         arrays = _classify_arrays(cand)
         cand.add(**arrays)
@@ -1073,7 +1054,7 @@ def computed_vs_reported(spec: FilterSpec | None = None, con=None, *, uploads_di
         reported effect (``score_type = adjusted``) may differ from arm data for that reason.
     """
     spec = spec or FilterSpec()
-    df = classify_rows(db.candidate_rows(spec, con, uploads_dir=uploads_dir))
+    df = classify_rows(query.candidate_rows(spec, con, uploads_dir=uploads_dir))
     rtype = df["reported_effect_type"].astype("string")
     cont = (df["route"] == "arm_continuous") & rtype.isin(list(SMD_TYPES)) & df["reported_effect"].notna()
     binr = (df["route"] == "arm_binary") & rtype.isin(list(RATIO_TYPES)) & df["reported_effect"].notna()

@@ -1,13 +1,13 @@
 """Generator of a SYNTHETIC evidence store for speed benchmarks (not evidence; never mixed with real data).
 
 Writes ``data/synthetic/synthetic.duckdb`` (git-ignored) with the shipped schema and constraints
-(built by :func:`evidence.ingest.write_store`, so every CHECK applies) holding ``n_effects`` random
+(built by :func:`evidence.store.write.write_store`, so every CHECK applies) holding ``n_effects`` random
 effect rows. Every study id starts with ``SYN``, every citation and source says "SYNTHETIC", and the
 store's metadata has ``kind = synthetic``. The file lives outside ``data/uploads/``, so it is never
 listed as an imported dataset nor merged into ``dataset="all"``; open it explicitly and pass the
 connection to :func:`evidence.effects` (see ``tests/benchmarks/bench_evidence.py``).
 
-Usage: ``python -m evidence.synthetic [n_effects]``.
+Usage: ``python -m evidence.store.synthetic [n_effects]``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import db
-from .filters import vocabulary
+from evidence.store import connection
+from evidence.core.filters import vocabulary
 
 __all__ = ["SYNTHETIC_DIR", "SYNTHETIC_PATH", "generate_tables", "generate_synthetic_store"]
 
-SYNTHETIC_DIR = db.DATA_DIR / "synthetic"
+SYNTHETIC_DIR = connection.DATA_DIR / "synthetic"
 SYNTHETIC_PATH = SYNTHETIC_DIR / "synthetic.duckdb"
 MARK = "SYNTHETIC test data (generated; not evidence)"
 _BINARY_OUTCOMES = ("hospitalised", "readmission")
@@ -93,7 +93,7 @@ def generate_tables(n_effects: int = 100_000, *, seed: int = 20261121, rows_per_
 def generate_synthetic_store(path: str | Path | None = None, n_effects: int = 100_000, *,
                              seed: int = 20261121) -> Path:
     """Write the synthetic store (atomically) and return its path."""
-    from .ingest import write_store
+    from evidence.store.write import write_store
 
     path = Path(path) if path is not None else SYNTHETIC_PATH
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import db
+from evidence.query import rows
+from evidence.store import connection
 
 #: Study characteristics shown in the trial overview, in order, with their column titles.
 STUDY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -31,7 +32,7 @@ SIGN_TEXT = {
 
 def _labelled(frame: pd.DataFrame, con) -> pd.DataFrame:
     """Replace controlled-list values by their labels (unknown values are kept as they are)."""
-    vocab = db.vocab_frame(con)
+    vocab = rows.vocab_frame(con)
     out = frame.copy()
     for field, sub in vocab.groupby("field"):
         if field in out.columns:
@@ -42,9 +43,9 @@ def _labelled(frame: pd.DataFrame, con) -> pd.DataFrame:
 
 def study_overview(con=None) -> pd.DataFrame:
     """One row per trial: characteristics, whether it has poolable numbers, and for which outcomes."""
-    con = con if con is not None else db.shared_connection()
-    studies = db.table("studies", con)
-    contribution = db.table("study_contribution", con)[["study_id", "contributes_effect", "usable_outcomes"]]
+    con = con if con is not None else connection.shared_connection()
+    studies = rows.table("studies", con)
+    contribution = rows.table("study_contribution", con)[["study_id", "contributes_effect", "usable_outcomes"]]
     frame = studies.merge(contribution, on="study_id", how="left")
     year = pd.to_numeric(frame["year"], errors="coerce")
     frame["label"] = [f"{a} {int(y)}" if pd.notna(a) and pd.notna(y) else sid
@@ -65,15 +66,15 @@ def coverage_table(con=None) -> pd.DataFrame:
     A trial counts once per outcome it has at least one usable effect row for; the last column counts
     trials of that population that have characteristics (and perhaps partial numbers) but nothing poolable.
     """
-    con = con if con is not None else db.shared_connection()
-    studies = db.table("studies", con)[["study_id", "population"]]
-    contribution = db.table("study_contribution", con)[["study_id", "contributes_effect", "usable_outcomes"]]
+    con = con if con is not None else connection.shared_connection()
+    studies = rows.table("studies", con)[["study_id", "population"]]
+    contribution = rows.table("study_contribution", con)[["study_id", "contributes_effect", "usable_outcomes"]]
     frame = _labelled(studies.merge(contribution, on="study_id", how="left"), con)
     frame["population"] = frame["population"].fillna("not reported")
     pairs = (frame.assign(outcome=frame["usable_outcomes"].fillna("").astype(str).str.split(";"))
              .explode("outcome"))
     pairs = pairs[pairs["outcome"] != ""]
-    outcome_labels = dict(db.vocab_frame(con).query("field == 'outcome'")[["value", "label"]].astype(str).values)
+    outcome_labels = dict(rows.vocab_frame(con).query("field == 'outcome'")[["value", "label"]].astype(str).values)
     pairs["outcome"] = pairs["outcome"].map(lambda v: outcome_labels.get(v, v))
     table = pd.crosstab(pairs["population"], pairs["outcome"]) if len(pairs) else pd.DataFrame()
     populations = sorted(frame["population"].astype(str).unique())
@@ -99,11 +100,11 @@ def review_findings(outcome: str | None = None, con=None) -> pd.DataFrame:
     Estimates are shown as the review printed them, with the sign convention in words (reviews
     differ: Lloyd-Evans 2014 prints negative SMDs for benefit, Bryan & Arkowitz 2015 positive ones).
     """
-    con = con if con is not None else db.shared_connection()
-    results = db.table("review_results", con)
+    con = con if con is not None else connection.shared_connection()
+    results = rows.table("review_results", con)
     if outcome is not None:
         results = results[results["outcome"] == outcome]
-    reviews = db.table("reviews", con)[["review_id", "first_author", "year", "amstar2", "review_type"]]
+    reviews = rows.table("reviews", con)[["review_id", "first_author", "year", "amstar2", "review_type"]]
     frame = results.merge(reviews, on="review_id", how="left")
     sign = frame["reported_sign"].map(lambda s: SIGN_TEXT.get(s, "not stated by the review"))
     frame = _labelled(frame, con)

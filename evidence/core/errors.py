@@ -33,10 +33,10 @@ class NoMatchingStudies(EvidenceError):
     Attributes
     ----------
     culprit : str or None
-        The filter (a :class:`~evidence.filters.FilterSpec` field name, or
+        The filter (a :class:`~evidence.core.filters.FilterSpec` field name, or
         ``"usable numbers"`` when rows match but none can be pooled) that took
         the number of studies to zero when the filters are applied one at a time
-        in the order of :data:`evidence.filters.FILTER_ORDER`.
+        in the order of :data:`evidence.core.filters.FILTER_ORDER`.
     counts : tuple of (str, int)
         Studies left after each filter was applied, in that order.
     description : str

@@ -47,9 +47,10 @@ from pathlib import Path
 import pandas as pd
 from scipy.special import ndtri
 
-from . import db
-from .errors import InvalidSheet, Problem
-from .ingest import OPTIONAL_COLUMNS, SHEET_COLUMNS, ImportResult, SheetReport, import_records, validate_records
+from evidence import query
+from evidence.store import connection
+from evidence.core.errors import InvalidSheet, Problem
+from evidence.ingest.sheet import OPTIONAL_COLUMNS, SHEET_COLUMNS, ImportResult, SheetReport, import_records, validate_records
 
 __all__ = ["METAPSY_DOI", "METAPSY_ATTRIBUTION", "DEFAULT_PATHS", "read_metapsy", "metapsy_rows",
            "validate_metapsy", "import_metapsy", "disagreements"]
@@ -60,8 +61,8 @@ METAPSY_ATTRIBUTION = (f"Metapsy database of psychotherapy trials for adult depr
                        f"Cuijpers et al.; DOI {METAPSY_DOI}")
 SOURCE_REVIEW = f"Metapsy depression-psyctr database (DOI {METAPSY_DOI})"
 DEFAULT_PATHS = (
-    db.DATA_DIR / "external" / "metapsy-depression-psyctr.csv",
-    db.PROJECT_ROOT.parent / "shared" / "evidence" / "external" / "metapsy-depression-psyctr.csv",
+    connection.DATA_DIR / "external" / "metapsy-depression-psyctr.csv",
+    connection.PROJECT_ROOT.parent / "shared" / "evidence" / "external" / "metapsy-depression-psyctr.csv",
 )
 _COMPARATOR = {"cau": "usual care", "wl": "waitlist", "other ctr": "other"}
 _COUNTRY = {"us": "USA", "uk": "United Kingdom", "eu": "Europe", "can": "Canada", "au": "Australia",
@@ -294,10 +295,10 @@ def disagreements(name: str = "metapsy-depression", con=None, *, uploads_dir=Non
         ``study_id, measure, timepoint_months, field, shipped, metapsy, shipped_effect_id,
         metapsy_effect_id, note``.
     """
-    ship_con = con if con is not None else db.shared_connection()
-    ours = db.table("effects", ship_con)
-    studies = db.table("studies", ship_con)
-    theirs = db.table("effects", db.connect_dataset(name, uploads_dir))
+    ship_con = con if con is not None else connection.shared_connection()
+    ours = query.table("effects", ship_con)
+    studies = query.table("studies", ship_con)
+    theirs = query.table("effects", connection.connect_dataset(name, uploads_dir))
     alias = {}
     for sid, aliases in zip(studies["study_id"], studies["id_aliases"]):
         if aliases is not None and not pd.isna(aliases):

@@ -1,16 +1,11 @@
-"""The connection and the SQL of the evidence store (the only module with query text).
-
-The shipped store (``data/evidence.duckdb``) is opened **read-only**; imported
-datasets live in their own DuckDB files under ``data/uploads/`` (or in memory)
-and are opened read-only too. A DuckDB connection is not thread-safe, so every
-query takes its own ``.cursor()``. Values are bound parameters; table and column
-names come from the whitelists below and from :data:`evidence.filters.COLUMNS`.
-Every function returns a pandas frame or plain Python values.
+"""Rows of the evidence store: effect rows passing a filter, whole tables, metadata, and the
+analysis-ready selection in SQL. With :mod:`evidence.query.counts` and :mod:`evidence.query.catalogue`
+this folder holds every statement the dashboard runs; values are bound parameters and table and
+column names come from whitelists (:data:`TABLES`, :data:`evidence.core.filters.COLUMNS`).
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 import weakref
 from pathlib import Path
@@ -19,22 +14,11 @@ from typing import Iterable
 import duckdb
 import pandas as pd
 
-from .errors import UnknownDataset
-from .filters import CATEGORICAL_FIELDS, COLUMNS, DATASET_NAME_PATTERN, FILTER_ORDER, FilterSpec
-from .filters import conditions as filter_conditions
+from evidence.core.errors import InvalidChoice
+from evidence.core.filters import FilterSpec
+from evidence.store.connection import dataset_connections, shared_connection
 
-__all__ = [
-    "PROJECT_ROOT", "DATA_DIR", "DB_PATH", "UPLOADS_DIR",
-    "connect", "shared_connection", "connect_dataset", "register_memory_dataset",
-    "forget_memory_dataset", "list_datasets", "dataset_connections",
-    "candidate_rows", "choice_counts", "study_counts_by_filter", "count_studies",
-    "table", "vocab_frame", "metadata",
-]
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
-DB_PATH = DATA_DIR / "evidence.duckdb"
-UPLOADS_DIR = DATA_DIR / "uploads"
+from ._sql import _fetchall, _query
 
 #: Tables that :func:`table` may read.
 TABLES: tuple[str, ...] = ("studies", "effects", "sources", "reviews", "review_results", "vocab",
@@ -59,118 +43,6 @@ JOIN studies s ON s.study_id = e.study_id
 LEFT JOIN sources src ON src.source_id = e.source_id
 """
 
-_lock = threading.Lock()
-_shared: dict[str, duckdb.DuckDBPyConnection] = {}
-_memory: dict[str, duckdb.DuckDBPyConnection] = {}
-
-
-def connect(db_path: str | Path | None = None, *, data_dir: str | Path | None = None,
-            build_if_needed: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open the shipped store read-only, building it first when missing or older than the CSVs.
-
-    Parameters
-    ----------
-    db_path : path, optional
-        Defaults to ``data/evidence.duckdb``.
-    data_dir : path, optional
-        Folder of the source CSVs (for the freshness check); defaults to ``data/``.
-    build_if_needed : bool
-        Call :func:`evidence.build.ensure_database` first.
-    """
-    db_path = Path(db_path) if db_path is not None else DB_PATH
-    if build_if_needed:
-        from .build import ensure_database  # imported late: build is optional for readers
-        ensure_database(Path(data_dir) if data_dir is not None else db_path.parent, db_path)
-    return duckdb.connect(str(db_path), read_only=True)
-
-
-def shared_connection(db_path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """One read-only connection per store path for the process; callers take a cursor per query."""
-    key = str(Path(db_path) if db_path is not None else DB_PATH)
-    with _lock:
-        con = _shared.get(key)
-        if con is None:
-            con = connect(key)
-            _shared[key] = con
-        return con
-
-
-def register_memory_dataset(name: str, con: duckdb.DuckDBPyConnection) -> None:
-    """Make an in-memory imported dataset available under ``name`` for this process."""
-    with _lock:
-        _memory[name] = con
-
-
-def forget_memory_dataset(name: str) -> None:
-    """Drop an in-memory dataset (no error when absent)."""
-    with _lock:
-        con = _memory.pop(name, None)
-    if con is not None:
-        con.close()
-
-
-def list_datasets(uploads_dir: str | Path | None = None) -> tuple[str, ...]:
-    """Names of imported datasets: files ``<name>.duckdb`` in the uploads folder, then in-memory ones."""
-    folder = Path(uploads_dir) if uploads_dir is not None else UPLOADS_DIR
-    names = set(_memory)
-    if folder.is_dir():
-        names.update(p.stem for p in folder.glob("*.duckdb") if DATASET_NAME_PATTERN.match(p.stem))
-    return tuple(sorted(names))
-
-
-def connect_dataset(name: str, uploads_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to one imported dataset (cached per file)."""
-    with _lock:
-        if name in _memory:
-            return _memory[name]
-    folder = Path(uploads_dir) if uploads_dir is not None else UPLOADS_DIR
-    path = folder / f"{name}.duckdb"
-    if not DATASET_NAME_PATTERN.match(name) or not path.is_file():
-        raise UnknownDataset(name, ("shipped", "all") + list_datasets(folder))
-    key = str(path.resolve())
-    with _lock:
-        con = _shared.get(key)
-        if con is None:
-            con = duckdb.connect(key, read_only=True)
-            _shared[key] = con
-        return con
-
-
-def _close_cached(path: Path) -> None:
-    # ingest replaces a dataset file atomically; a cached handle on the old file must go.
-    key = str(path.resolve())
-    with _lock:
-        con = _shared.pop(key, None)
-    if con is not None:
-        con.close()
-
-
-def dataset_connections(dataset: str, con: duckdb.DuckDBPyConnection | None = None,
-                        uploads_dir: str | Path | None = None
-                        ) -> list[tuple[str, duckdb.DuckDBPyConnection]]:
-    """The ``(dataset name, connection)`` pairs a spec's ``dataset`` refers to.
-
-    ``"shipped"`` is the shipped store (``con`` or the shared connection), an imported name is that
-    dataset alone, ``"all"`` is the shipped store followed by every imported dataset.
-    """
-    shipped = con if con is not None else None
-    if dataset == "shipped":
-        return [("shipped", shipped if shipped is not None else shared_connection())]
-    if dataset == "all":
-        out = [("shipped", shipped if shipped is not None else shared_connection())]
-        out += [(n, connect_dataset(n, uploads_dir)) for n in list_datasets(uploads_dir)]
-        return out
-    return [(dataset, connect_dataset(dataset, uploads_dir))]
-
-
-def _query(con: duckdb.DuckDBPyConnection, sql: str, params: Iterable = ()) -> pd.DataFrame:
-    cur = con.cursor()
-    try:
-        return cur.execute(sql, list(params)).df()
-    finally:
-        cur.close()
-
-
 def candidate_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection | None = None, *,
                    uploads_dir: str | Path | None = None, skip: Iterable[str] = ()) -> pd.DataFrame:
     """Every effect row that passes the filter, joined with its study and its source.
@@ -193,125 +65,9 @@ def candidate_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection | None = Non
     return pd.concat(frames, ignore_index=True)
 
 
-def count_studies(spec: FilterSpec, con: duckdb.DuckDBPyConnection | None = None, *,
-                  usable_only: bool = True, uploads_dir: str | Path | None = None,
-                  skip: Iterable[str] = ()) -> int:
-    """Distinct trials with at least one matching effect row (usable rows only by default)."""
-    where, params = spec.where(skip=skip)
-    usable = " AND u.computable_from IS NOT NULL" if usable_only else ""
-    sql = ("SELECT DISTINCT e.study_id FROM effects e JOIN studies s ON s.study_id = e.study_id "
-           "JOIN effect_usability u ON u.effect_id = e.effect_id "
-           f"WHERE {where}{usable}")
-    ids: set[str] = set()
-    for _, c in dataset_connections(spec.dataset, con, uploads_dir):
-        ids.update(_query(c, sql, params)["study_id"])
-    return len(ids)
-
-
-def study_counts_by_filter(spec: FilterSpec, con: duckdb.DuckDBPyConnection | None = None, *,
-                           uploads_dir: str | Path | None = None) -> list[tuple[str, int]]:
-    """Trials left (with usable numbers) as the active filters are applied one at a time.
-
-    The first entry is ``("dataset", n)`` with no filter; then one entry per active filter in
-    :data:`evidence.filters.FILTER_ORDER`. Used to name the filter that emptied the set.
-    """
-    active = spec.active_filters()
-    out = [("dataset", count_studies(spec, con, uploads_dir=uploads_dir, skip=FILTER_ORDER))]
-    for i, name in enumerate(active):
-        later = [f for f in FILTER_ORDER if f not in active[: i + 1]]
-        out.append((name, count_studies(spec, con, uploads_dir=uploads_dir, skip=later)))
-    return out
-
-
-def choice_counts(spec: FilterSpec, field: str, con: duckdb.DuckDBPyConnection | None = None, *,
-                  uploads_dir: str | Path | None = None) -> pd.DataFrame:
-    """How many trials each value of one filter would leave, given the other filters.
-
-    Parameters
-    ----------
-    spec : FilterSpec
-        The current filter; its own value for ``field`` is ignored.
-    field : str
-        ``"outcome"`` or one of :data:`evidence.filters.CATEGORICAL_FIELDS`.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``value, n_studies`` (trials with usable numbers), one row per value present.
-    """
-    counts = choice_counts_all(spec, (field,), con, uploads_dir=uploads_dir)[field]
-    return pd.DataFrame({"value": pd.Series(list(counts), dtype=object),
-                         "n_studies": pd.Series(list(counts.values()), dtype="int64")})
-
-
-def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckDBPyConnection | None = None, *,
-                      uploads_dir: str | Path | None = None) -> dict[str, dict[str, int]]:
-    """:func:`choice_counts` for several filters at once, in one query per dataset, as plain dicts.
-
-    The sidebar asks for a dozen of these on every rerun, so they come from one scan of the matching
-    rows rather than one statement each.
-
-    Returns
-    -------
-    dict
-        ``field -> {value: n_studies}``, most trials first (ties by value): the rows of
-        :func:`choice_counts`. Plain dicts because the sidebar reads them on every rerun.
-    """
-    fields = tuple(fields)
-    allowed = ("outcome",) + CATEGORICAL_FIELDS
-    for field in fields:
-        if field not in allowed:
-            from .errors import InvalidChoice
-            raise InvalidChoice("field", field, allowed)
-    # One scan instead of one statement per field (planning a dozen joined statements cost more than the
-    # counting): filters the counts never skip go into WHERE; each counted filter becomes a boolean
-    # column b<j>, and field i counts a row when every counted filter but its own holds. DuckDB then
-    # unpivots (field, value, ok) and counts distinct trials, so the work stays in the database.
-    if not fields:
-        return {}
-    own = [(name, sql, p) for name, sql, p in filter_conditions(spec) if name in fields]
-    where, params = spec.where(skip=fields)
-    inner = (["e.study_id"] + [f"CAST({COLUMNS[f]} AS VARCHAR) AS v{i}" for i, f in enumerate(fields)]
-             + [f"COALESCE(({sql}), FALSE) AS b{j}" for j, (_, sql, _) in enumerate(own)])
-    ok = [" AND ".join(f"b{j}" for j, (name, _, _) in enumerate(own) if name != field) or "TRUE"
-          for field in fields]
-    unpivot = (f"SELECT study_id, UNNEST([{', '.join(str(i) for i in range(len(fields)))}]) AS field, "
-               f"UNNEST([{', '.join(f'v{i}' for i in range(len(fields)))}]) AS value, "
-               f"UNNEST([{', '.join(ok)}]) AS ok "
-               f"FROM (SELECT {', '.join(inner)} FROM effects e JOIN studies s ON s.study_id = e.study_id "
-               "JOIN effect_usability u ON u.effect_id = e.effect_id "
-               f"WHERE {where} AND u.computable_from IS NOT NULL)")
-    bound = [v for _, _, p in own for v in p] + params
-    conns = dataset_connections(spec.dataset, con, uploads_dir)
-    counted: list[dict] = [{} for _ in fields]
-    if len(conns) == 1:
-        sql = (f"SELECT field, value, count(DISTINCT study_id) FROM ({unpivot}) "
-               "WHERE ok AND value IS NOT NULL GROUP BY field, value")
-        for field, value, n in _fetchall(conns[0][1], sql, bound):
-            counted[field][value] = n
-    else:  # the same trial id in two datasets is one trial: collect the ids, count their union
-        sql = f"SELECT DISTINCT field, value, study_id FROM ({unpivot}) WHERE ok AND value IS NOT NULL"
-        ids: list[dict] = [{} for _ in fields]
-        for _, c in conns:
-            for field, value, study_id in _fetchall(c, sql, bound):
-                ids[field].setdefault(value, set()).add(study_id)
-        counted = [{v: len(s) for v, s in by_value.items()} for by_value in ids]
-    return {field: dict(sorted(by_value.items(), key=lambda vn: (-vn[1], vn[0])))
-            for field, by_value in zip(fields, counted)}
-
-
-def _fetchall(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
-    cur = con.cursor()
-    try:
-        return cur.execute(sql, params).fetchall()
-    finally:
-        cur.close()
-
-
 def table(name: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """A whole table or view of the shipped store, by whitelisted name."""
     if name not in TABLES:
-        from .errors import InvalidChoice
         raise InvalidChoice("table", name, TABLES)
     return _query(con if con is not None else shared_connection(), f"SELECT * FROM {name}")
 
@@ -499,7 +255,7 @@ def effect_row_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def route_summary(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> dict:
-    """Counts that decide the analysis scale (see :func:`evidence.effects.choose_scale`)."""
+    """Counts that decide the analysis scale (see :func:`evidence.analysis.effects._scale_from_summary`)."""
     sql, params = _classified_sql(spec, summary_only=True)
     cur = con.cursor()
     try:

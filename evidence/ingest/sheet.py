@@ -5,7 +5,7 @@ The sheet has the columns of the shipped trial-level extraction schema
 :func:`validate_sheet` reports **every** problem with its spreadsheet row (the
 header is row 1) and column, in plain words; nothing is stored while any
 problem remains. A valid sheet becomes its own DuckDB file
-``data/uploads/<name>.duckdb`` built by :func:`evidence.build.build_database`
+``data/uploads/<name>.duckdb`` built by :func:`evidence.store.build.build_database`
 (same schema and CHECK constraints as the shipped store, written to a temporary
 file and renamed into place), so the shipped store is never written to and a
 failed import changes nothing.
@@ -25,26 +25,24 @@ import io
 import math
 import os
 import re
-import shutil
-import tempfile
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import duckdb
 import pandas as pd
 
-from . import db
-from .errors import InvalidDatasetName, InvalidSheet, Problem
-from .filters import DATASET_NAME_PATTERN, STUDY_ID_PATTERN
+from evidence import query
+from evidence.store import connection
+from evidence.core.errors import InvalidDatasetName, InvalidSheet, Problem
+from evidence.core.filters import DATASET_NAME_PATTERN, STUDY_ID_PATTERN
+from evidence.store.write import write_store
 
 __all__ = [
     "SHEET_COLUMNS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "MAX_UPLOAD_BYTES", "MAX_ROWS",
     "MAX_CELL_CHARS", "SheetReport", "ImportResult", "blank_template_csv", "read_sheet",
     "validate_sheet", "validate_records", "import_sheet", "import_records", "safe_dataset_name",
-    "list_datasets", "delete_dataset", "dataset_info", "load_dataset_frames", "write_store",
+    "list_datasets", "delete_dataset", "dataset_info", "load_dataset_frames",
 ]
 
 #: Columns of the trial-level extraction schema, in its order (EXTRACTION_SCHEMA.md).
@@ -325,7 +323,7 @@ def validate_records(header: Sequence[str], rows: Sequence[Sequence[object]], *,
                      file_problems: Iterable[Problem] = ()) -> SheetReport:
     """Validate already-read rows (see :func:`validate_sheet`; also used by the Metapsy reader)."""
     if vocab is None:
-        from .filters import vocabulary
+        from evidence.core.filters import vocabulary
         vocab = vocabulary()
     problems: list[Problem] = list(file_problems)
     warnings: list[Problem] = []
@@ -575,62 +573,6 @@ def _tables_from_records(records: Sequence[dict], source_file: str) -> dict[str,
     return {"studies": study_rows, "sources": sources, "effects": effects}
 
 
-def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(columns)
-        for r in rows:
-            w.writerow(["" if r.get(c) is None else (repr(r[c]) if isinstance(r[c], float) else str(r[c]))
-                        for c in columns])
-
-
-def write_store(tables: Mapping[str, Sequence[Mapping]], db_path: str | Path, *,
-                vocab_dir: str | Path | None = None, metadata: Mapping[str, str] | None = None,
-                version: str = "0.0.0") -> Path:
-    """Build a DuckDB store with the shipped schema from in-memory tables, atomically.
-
-    The tables (``studies``, ``sources``, ``effects`` and optionally ``reviews``,
-    ``review_results``) are written as CSVs beside the shipped ``vocab.csv`` in a temporary
-    folder and built by :func:`evidence.build.build_database` — the same validation and CHECK
-    constraints as the shipped data. Extra ``metadata`` rows are added before the file is renamed
-    into place, so a reader never sees a half-written store.
-
-    Raises
-    ------
-    evidence.build.DataValidationError
-        When the tables break a rule of the store.
-    """
-    from . import build
-
-    db_path = Path(db_path)
-    vocab_src = Path(vocab_dir or build.DEFAULT_DATA_DIR) / "vocab.csv"
-    with tempfile.TemporaryDirectory(prefix="evidence-store-") as tmp:
-        tmpdir = Path(tmp)
-        shutil.copyfile(vocab_src, tmpdir / "vocab.csv")
-        (tmpdir / "CHANGELOG.md").write_text(f"# Changelog\n\n## {version}\n\nImported dataset.\n",
-                                             encoding="utf-8")
-        for table in build.LOAD_ORDER:
-            _write_csv(tmpdir / f"{table}.csv", list(build.TABLE_COLUMNS[table]), tables.get(table, ()))
-        staging = db_path.with_name(f".{db_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.staging")
-        try:
-            build.build_database(tmpdir, staging)
-            if metadata:
-                con = duckdb.connect(str(staging))
-                try:
-                    for k, v in metadata.items():
-                        con.execute("INSERT OR REPLACE INTO metadata VALUES (?, ?)", [str(k), str(v)])
-                    con.execute("CHECKPOINT")
-                finally:
-                    con.close()
-            db._close_cached(db_path)
-            os.replace(staging, db_path)
-        finally:
-            for leftover in (staging, staging.with_name(staging.name + ".wal")):
-                if leftover.exists():
-                    leftover.unlink()
-    return db_path
-
-
 def import_records(report: SheetReport, name: str, *, source_file: str = "sheet",
                    uploads_dir: str | Path | None = None, replace: bool = False,
                    attribution: str = "", vocab_dir: str | Path | None = None) -> ImportResult:
@@ -641,13 +583,13 @@ def import_records(report: SheetReport, name: str, *, source_file: str = "sheet"
     if not report.ok:
         raise InvalidSheet(report.problems, report.warnings)
     slug = safe_dataset_name(name)
-    folder = Path(uploads_dir) if uploads_dir is not None else db.UPLOADS_DIR
+    folder = Path(uploads_dir) if uploads_dir is not None else connection.UPLOADS_DIR
     target = folder / f"{slug}.duckdb"
     if target.exists() and not replace:
         raise InvalidDatasetName(name, f"a dataset called {slug!r} already exists; choose another name")
     tables = _tables_from_records(report.records, _safe_file_label(source_file))
     folder.mkdir(parents=True, exist_ok=True)
-    from .build import DataValidationError
+    from evidence.store.build import DataValidationError
 
     meta = {"dataset_name": slug, "source_file": _safe_file_label(source_file),
             "imported_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
@@ -707,27 +649,27 @@ def import_sheet(data: bytes, filename: str, name: str, *, uploads_dir: str | Pa
 
 def list_datasets(uploads_dir: str | Path | None = None) -> tuple[str, ...]:
     """Names of the imported datasets (use them as ``FilterSpec(dataset=name)``; ``"all"`` merges)."""
-    return db.list_datasets(uploads_dir)
+    return connection.list_datasets(uploads_dir)
 
 
 def dataset_info(name: str, uploads_dir: str | Path | None = None) -> dict[str, str]:
     """Metadata of an imported dataset (source file, import time, attribution, counts)."""
-    return db.metadata(db.connect_dataset(name, uploads_dir))
+    return query.metadata(connection.connect_dataset(name, uploads_dir))
 
 
 def load_dataset_frames(name: str, uploads_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """The ``studies``, ``sources`` and ``effects`` tables of a dataset (``"shipped"`` or imported)."""
-    con = db.shared_connection() if name == "shipped" else db.connect_dataset(name, uploads_dir)
-    return {t: db.table(t, con) for t in ("studies", "sources", "effects")}
+    con = connection.shared_connection() if name == "shipped" else connection.connect_dataset(name, uploads_dir)
+    return {t: query.table(t, con) for t in ("studies", "sources", "effects")}
 
 
 def delete_dataset(name: str, uploads_dir: str | Path | None = None) -> bool:
     """Remove an imported dataset's file; True when something was removed. The shipped store is never touched."""
     if not DATASET_NAME_PATTERN.match(name) or name in ("shipped", "all"):
         return False
-    folder = Path(uploads_dir) if uploads_dir is not None else db.UPLOADS_DIR
+    folder = Path(uploads_dir) if uploads_dir is not None else connection.UPLOADS_DIR
     path = folder / f"{name}.duckdb"
-    db._close_cached(path)
+    connection._close_cached(path)
     if path.is_file():
         path.unlink()
         return True

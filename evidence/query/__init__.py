@@ -1,0 +1,12 @@
+"""The only code that writes SQL for reading the store: rows (:mod:`.rows`), counts per choice
+(:mod:`.counts`) and the catalogue of studies, coverage and reviews (:mod:`.catalogue`)."""
+
+from .counts import choice_counts, choice_counts_all, count_studies, study_counts_by_filter
+from .rows import (TABLES, candidate_rows, classified_rows, effect_row_count, metadata, route_summary,
+                   selected_rows, table, vocab_frame)
+
+__all__ = [
+    "TABLES", "candidate_rows", "classified_rows", "effect_row_count", "metadata", "route_summary",
+    "selected_rows", "table", "vocab_frame", "choice_counts", "choice_counts_all", "count_studies",
+    "study_counts_by_filter",
+]
