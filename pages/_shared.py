@@ -34,6 +34,7 @@ from evidence.store.build import ensure_database
 from evidence.core.errors import EvidenceError, TooFewStudies
 from evidence.present.export import chart_png, chart_svg, table_csv
 from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.core.measures import measure
 
 PERF_LOGGER = "peer_dashboard.perf"
 log = logging.getLogger(PERF_LOGGER)
@@ -646,7 +647,7 @@ def analysis_or_stop(view: View, *, warn_catch_all: bool = True):
 
 
 def display(value: float, analysis) -> float:
-    return math.exp(value) if analysis.is_ratio else value
+    return measure(analysis.effect_measure).to_display(value)
 
 
 def _num(v: Any, digits: int = 2) -> str:
@@ -656,12 +657,12 @@ def _num(v: Any, digits: int = 2) -> str:
 def render_metrics(analysis) -> None:
     """The seven headline numbers as st.metric widgets with the contract's labels."""
     p = analysis.pooled
-    conv = (lambda v: math.exp(v)) if analysis.is_ratio else (lambda v: v)
-    measure = {"SMD": "SMD (Hedges' g)", "logRR": "Risk ratio", "logOR": "Odds ratio"}[analysis.effect_measure]
+    scale = measure(analysis.effect_measure)
+    conv = scale.to_display
     # Two rows of four: seven metrics side by side truncate the intervals on a laptop screen.
     row1, row2 = st.columns(4), st.columns(4)
     cols = [row1[0], row1[1], row1[2], row2[0], row2[1], row1[3], row2[2]]
-    cols[0].metric("Pooled effect", _num(conv(p.estimate)), help=f"{measure}. {analysis.favours}. "
+    cols[0].metric("Pooled effect", _num(conv(p.estimate)), help=f"{scale.label}. {analysis.favours}. "
                                                                   f"Model: {p.describe()}.")
     cols[1].metric("95% CI" if abs(p.level - 0.95) < 1e-9 else f"{p.level:.0%} CI",
                    f"{_num(conv(p.ci_low))} to {_num(conv(p.ci_high))}",

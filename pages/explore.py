@@ -12,7 +12,7 @@ st.title(f"Explore: {outcome_label}")
 ui.show_url_notices()
 
 analysis = ui.analysis_or_stop(view, warn_catch_all=False)  # its caution box lists it
-side = charts.favours_side(analysis.favours, analysis.effect_measure)
+side = analysis.favours.side
 st.caption(f"{analysis.description}. {analysis.favours}."
            + (f" {analysis.scale_note}" if analysis.scale_note else ""))
 

@@ -12,7 +12,7 @@ outcome_label = ui.labels("outcome").get(view.spec.outcome or "", view.spec.outc
 st.title(f"Sensitivity: {outcome_label}")
 ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
-side = charts.favours_side(analysis.favours, analysis.effect_measure)
+side = analysis.favours.side
 pooled = analysis.pooled
 st.caption(f"{analysis.description}. Main analysis: {pooled.describe()}. Change the estimator and the "
            "Hartung-Knapp adjustment under **Method** in the sidebar; every table below refits with them.")

@@ -12,7 +12,7 @@ outcome_label = ui.labels("outcome").get(view.spec.outcome or "", view.spec.outc
 st.title(f"Small-study effects: {outcome_label}")
 ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
-side = charts.favours_side(analysis.favours, analysis.effect_measure)
+side = analysis.favours.side
 st.caption(f"{analysis.description}. Model: {analysis.pooled.describe()}.")
 
 if analysis.k < words.SMALL_STUDY_MIN_K:

@@ -14,7 +14,7 @@ outcome_label = ui.labels("outcome").get(view.spec.outcome or "", view.spec.outc
 st.title(f"Subgroups & moderators: {outcome_label}")
 ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
-side = charts.favours_side(analysis.favours, analysis.effect_measure)
+side = analysis.favours.side
 st.caption(f"{analysis.description}. Model: {analysis.pooled.describe()}.")
 
 MODERATOR_LABELS = {**ui.FIELD_LABELS, "country": "Country", "design": "Design", "measure": "Measure (scale)",
@@ -100,7 +100,7 @@ if spec_a is not None and spec_b is not None:
              "ci_high": cmp.b.pooled.ci_high, "filter": cmp.b.description},
         ])
         build = lambda: charts.compare_plot(rows, effect_measure=cmp.a.effect_measure,
-                                    ps_side=charts.favours_side(cmp.a.favours, cmp.a.effect_measure),
+                                    ps_side=cmp.a.favours.side,
                                     title="A vs B")
         ui.show_chart(build, "compare_a_b", "compare", ui.view_inputs(view, spec_a, spec_b))
         diff_name = "Ratio of ratios (A / B)" if cmp.a.is_ratio else "Difference (A − B)"

@@ -21,6 +21,7 @@ from evidence import query
 from evidence.analysis.effects import ORIENTATION_RULE, SELECTION_RULE, effect_set
 from evidence.core.errors import InvalidChoice, NoMatchingStudies
 from evidence.core.filters import FilterSpec
+from evidence.core.measures import Favours, measure
 
 __all__ = [
     "Analysis", "analyse", "UNRELIABLE_HETEROGENEITY_K",
@@ -58,8 +59,8 @@ class Analysis:
         The pooled result (``k = 1``: the single study's own estimate, nothing pooled).
     effect_measure : str
         ``"SMD"``, ``"logRR"`` or ``"logOR"``.
-    favours : str
-        Which direction favours peer support.
+    favours : evidence.core.measures.Favours
+        Which side favours peer support (``.side``, ``.benefit_sign``; ``str()`` gives the sentence).
     description : str
         Human description of the filter with the number of trials.
     scale_note : str
@@ -81,7 +82,7 @@ class Analysis:
     excluded: pd.DataFrame
     pooled: "stats.PooledEstimate | None"
     effect_measure: str
-    favours: str
+    favours: Favours
     description: str
     scale_note: str
     warnings: tuple[str, ...]
@@ -102,7 +103,7 @@ class Analysis:
     @property
     def is_ratio(self) -> bool:
         """True for log risk/odds ratio analyses (display on the ratio scale)."""
-        return self.effect_measure in ("logRR", "logOR")
+        return measure(self.effect_measure).is_ratio
 
     @property
     def participants(self) -> int:
@@ -114,7 +115,7 @@ class Analysis:
         return {
             "spec": self.spec.to_query_params(),
             "method": self.method, "hartung_knapp": self.hartung_knapp, "level": self.level,
-            "effect_measure": self.effect_measure, "favours": self.favours,
+            "effect_measure": self.effect_measure, "favours": str(self.favours),
             "description": self.description, "scale_note": self.scale_note,
             "warnings": list(self.warnings), "notes": list(self.notes),
             "pooled": self.pooled.to_dict() if self.pooled is not None else None,
@@ -255,7 +256,7 @@ def _quiet_stats(func, *args, **kwargs):
 def _display(a: Analysis, frame: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """Add ``display_<col>`` on the ratio scale for ratio analyses (same values for SMD)."""
     for c in cols:
-        frame[f"display_{c}"] = np.exp(frame[c]) if a.is_ratio else frame[c]
+        frame[f"display_{c}"] = measure(a.effect_measure).to_display(frame[c].to_numpy(float))
     return frame
 
 
@@ -271,16 +272,11 @@ def conclusion(p: "stats.PooledEstimate") -> str:
     return "no clear difference"
 
 
-def _benefit_sign(a: Analysis) -> float:
-    # +1 when larger yi favours peer support (SMD; ratios whose event is desirable), else -1.
-    return -1.0 if "below 1" in a.favours else 1.0
-
-
 def _verdict(a: Analysis, p: "stats.PooledEstimate") -> str:
     c = conclusion(p)
     if c == "no clear difference":
         return c
-    positive_is_good = _benefit_sign(a) > 0
+    positive_is_good = a.favours.benefit_sign > 0
     return "favours peer support" if (c == "positive") == positive_is_good else "favours control"
 
 

@@ -55,6 +55,7 @@ import stats
 from evidence import query
 from evidence.store import connection
 from evidence.core.errors import InvalidChoice, OutcomeRequired
+from evidence.core.measures import Favours
 from evidence.core.filters import FilterSpec, vocabulary
 
 __all__ = [
@@ -168,8 +169,8 @@ class EffectSet:
         the same trial was used). Computed on first access.
     effect_measure : str
         ``"SMD"``, ``"logRR"`` or ``"logOR"``.
-    favours : str
-        Which direction favours peer support, in words.
+    favours : evidence.core.measures.Favours
+        Which side favours peer support (``.side``; ``str()`` gives the sentence).
     scale_note : str
         How results were put on one scale ('' when nothing was converted).
     notes : tuple of str
@@ -739,15 +740,6 @@ def _split_arrays(c: _Cols, split: bool) -> tuple[dict[str, np.ndarray], list[st
 # ---------------------------------------------------------------------------------------------
 # Public API
 
-def _favours(scale: str, direction: float | None) -> str:
-    if scale == "SMD":
-        return "Positive values favour peer support"
-    if direction is None:
-        return "Ratios are peer support / control"
-    return ("Ratios above 1 favour peer support (the event is desirable)" if direction > 0
-            else "Ratios below 1 favour peer support (the event is undesirable)")
-
-
 def _majority(summary: dict, scale: str) -> bool | None:
     share = summary["hib_rr"] if scale == "logRR" else summary["hib_or"] if scale == "logOR" else None
     return None if share is None else bool(share >= 0.5)
@@ -912,7 +904,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
                       "(×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
         scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
-    return EffectSet(out, excluded, scale, _favours(scale, ratio_direction), scale_note, notes, target,
+    return EffectSet(out, excluded, scale, Favours.for_scale(scale, ratio_direction), scale_note, notes, target,
                      summary["n_rows"])
 
 

@@ -14,7 +14,7 @@ Conventions
 * Which side favours peer support is an argument (``ps_side``): SMD rows are
   oriented so positive favours peer support; for ratios it depends on whether
   the event is good or bad, which the analysis states in words
-  (see :func:`favours_side`).
+  (see :class:`evidence.core.measures.Favours`, whose ``side`` the pages pass on).
 * User text (study labels, quotes, URLs) only ever travels as Vega data
   values, never as HTML or markup.
 * Colours come from the Okabe-Ito palette, which stays distinguishable under
@@ -35,12 +35,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
+from evidence.core.measures import RATIO_MEASURES, measure
+
 __all__ = [
     "OKABE_ITO",
     "ROB_COLOURS",
     "RATIO_MEASURES",
     "axis_title",
-    "favours_side",
     "study_rows",
     "forest",
     "forest_plot",
@@ -79,13 +80,6 @@ ROB_COLOURS = {
     "not reported": "#C8C8C8",
 }
 
-RATIO_MEASURES = frozenset({"logRR", "logOR"})
-
-_MEASURE_NAMES = {
-    "SMD": "Standardised mean difference (g)",
-    "logRR": "Risk ratio (peer support / control)",
-    "logOR": "Odds ratio (peer support / control)",
-}
 
 #: Font sizes chosen so a chart projected on a wall stays legible.
 FONT = {"label": 14, "title": 15, "heading": 18, "text": 13}
@@ -99,42 +93,22 @@ _POOLED_KEY = "\u25c6 Pooled"  # internal row key; the displayed label is built 
 # small helpers
 
 
-def favours_side(favours: str | None, effect_measure: str = "SMD") -> str:
-    """Return ``"right"`` or ``"left"``: the side of the null line that favours peer support.
-
-    Parameters
-    ----------
-    favours : str or None
-        The analysis' sentence, e.g. ``"Positive values favour peer support"`` or
-        ``"Risk ratios below 1 favour peer support"``.
-    effect_measure : str
-        ``SMD``, ``logRR`` or ``logOR``; SMD rows are oriented so positive favours
-        peer support (contract), which is the fallback when no sentence is given.
-    """
-    text = (favours or "").lower()
-    for word in ("below", "less than", "negative", "lower", "smaller", "under 1"):
-        if word in text:
-            return "left"
-    return "right"
-
-
 def axis_title(effect_measure: str) -> str:
     """Human name of the effect measure as drawn on the x axis."""
-    return _MEASURE_NAMES.get(effect_measure, effect_measure)
+    return measure(effect_measure).axis_title
 
 
 def _is_ratio(effect_measure: str) -> bool:
-    return effect_measure in RATIO_MEASURES
+    return measure(effect_measure).is_ratio
 
 
 def _null_value(effect_measure: str) -> float:
-    return 1.0 if _is_ratio(effect_measure) else 0.0
+    return measure(effect_measure).null
 
 
 def _to_display(values: Any, effect_measure: str) -> np.ndarray:
-    """Analysis scale -> display scale (ratios are exponentiated)."""
-    arr = np.asarray(values, dtype=float)
-    return np.exp(arr) if _is_ratio(effect_measure) else arr
+    """Analysis scale -> display scale (the one rule in :class:`evidence.core.measures.Measure`)."""
+    return np.asarray(measure(effect_measure).to_display(np.asarray(values, dtype=float)), dtype=float)
 
 
 def _x_scale(effect_measure: str, domain: Sequence[float] | None = None) -> alt.Scale:
@@ -585,7 +559,7 @@ def _forest_arguments(analysis: Any) -> tuple[tuple, dict]:
     pooled = getattr(analysis, "pooled", None)
     return (analysis.effects, pooled), dict(
         effect_measure=analysis.effect_measure,
-        ps_side=favours_side(getattr(analysis, "favours", None), analysis.effect_measure),
+        ps_side=analysis.favours.side,
         level=getattr(pooled, "level", 0.95) if pooled is not None else 0.95)
 
 

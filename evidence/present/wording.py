@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from evidence.core.measures import measure
+
 __all__ = [
     "I2_DEFINITION",
     "TAU2_DEFINITION",
@@ -66,9 +68,6 @@ PI_DEFINITION = (
     "distribution with k − 2 degrees of freedom as in Riley et al. 2011)."
 )
 
-_RATIO_NAMES = {"logRR": "risk ratio", "logOR": "odds ratio"}
-
-
 def _finite(x: Any) -> bool:
     try:
         return x is not None and math.isfinite(float(x))
@@ -77,11 +76,11 @@ def _finite(x: Any) -> bool:
 
 
 def _is_ratio(effect_measure: str) -> bool:
-    return effect_measure in _RATIO_NAMES
+    return measure(effect_measure).is_ratio
 
 
 def _display(value: float, effect_measure: str) -> float:
-    return math.exp(value) if _is_ratio(effect_measure) else value
+    return measure(effect_measure).to_display(value)
 
 
 def format_number(value: Any, digits: int = 2) -> str:
@@ -166,7 +165,7 @@ def pooled_sentence(pooled: Any, *, effect_measure: str = "SMD", ps_side: str = 
     favoured = direction(est, ps_side)
     size = magnitude_words(est, effect_measure)
     if _is_ratio(effect_measure):
-        name = _RATIO_NAMES[effect_measure]
+        name = measure(effect_measure).ratio_name
         head = (f"Across {trials}, the pooled {name}{what} is {_display(est, effect_measure):.2f} "
                 f"({level:.0%} CI {format_interval(lo, hi, effect_measure)}): {size} with peer support")
     else:

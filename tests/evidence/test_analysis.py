@@ -39,7 +39,7 @@ def test_analysis_fields_of_the_contract(con):
     for f in ("spec", "effects", "excluded", "pooled", "effect_measure", "favours", "description",
               "scale_note", "warnings"):
         assert hasattr(a, f)
-    assert a.effect_measure == "SMD" and a.favours == "Positive values favour peer support"
+    assert a.effect_measure == "SMD" and str(a.favours) == "Positive values favour peer support" and a.favours.side == "right"
     assert "Chinn" in a.scale_note
     assert a.participants == int(round(a.effects["n_total"].sum()))
     d = a.to_dict()

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evidence.core.measures import Favours
+
 import stats
 from evidence.present import charts
 from evidence.present import export
@@ -163,17 +165,23 @@ def test_ratio_forest_uses_log_axis_and_natural_ratios(effects):
     assert "\u2190 Favours peer support" in spec
 
 
-def test_favours_side_reads_the_analysis_sentence():
-    assert charts.favours_side("Positive values favour peer support") == "right"
-    assert charts.favours_side("Risk ratios below 1 favour peer support", "logRR") == "left"
-    assert charts.favours_side(None) == "right"
-
+def test_favours_is_typed_and_its_sentence_is_for_people():
+    from evidence.core.measures import Favours
+    assert Favours.for_scale("SMD").side == "right"
+    undesirable = Favours.for_scale("logRR", -1.0)
+    assert undesirable.side == "left" and undesirable.benefit_sign == -1.0
+    assert str(undesirable).startswith("Ratios below 1 favour peer support")
+    assert Favours.for_scale("logOR", 1.0).side == "right"
+    unknown = Favours.for_scale("logRR", None)
+    assert (unknown.side, unknown.event_known, str(unknown)) == ("right", False, "Ratios are peer support / control")
+    with pytest.raises(ValueError, match="must be one of"):
+        Favours("logRR", "up")
 
 def test_forest_from_analysis_like_object(effects, pooled):
     class A:
         pass
     a = A()
-    a.effects, a.pooled, a.effect_measure, a.favours = effects, pooled, "SMD", "Positive values favour peer support"
+    a.effects, a.pooled, a.effect_measure, a.favours = effects, pooled, "SMD", Favours("SMD")
     assert len(_forest_rows(charts.forest(a))) == K + 1
 
 

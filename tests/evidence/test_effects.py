@@ -67,13 +67,13 @@ def test_mixed_outcome_converts_binary_rows_by_chinn(con):
     assert e["yi"] == pytest.approx(-smd_.yi[0]) and e["yi"] > 0  # fewer cases under peer support favours it
     assert e["vi"] == pytest.approx(smd_.vi[0])
     assert "Chinn" in e["conversion"] and "10.6" in es.scale_note
-    assert es.effect_measure == "SMD" and es.favours == "Positive values favour peer support"
+    assert es.effect_measure == "SMD" and str(es.favours) == "Positive values favour peer support"
 
 
 def test_binary_only_outcome_stays_on_the_ratio_scale(con):
     es = effect_set(FilterSpec(outcome="hospitalised"), con)
     assert es.effect_measure == "logRR"
-    assert es.favours.startswith("Ratios below 1 favour peer support")
+    assert str(es.favours).startswith("Ratios below 1 favour peer support") and es.favours.side == "left"
     d = row(es.effects, "D2015")
     rr = stats.log_risk_ratio(8, 40, 18, 60)
     assert d["yi"] == pytest.approx(rr.yi[0]) and d["vi"] == pytest.approx(rr.vi[0])
