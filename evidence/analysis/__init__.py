@@ -1,13 +1,23 @@
 """Analyses of a filtered effect set, each calling :mod:`stats`: one-row-per-study selection
-(:mod:`.effects`), the pooled analysis and its sensitivity, moderator and small-study tables (:mod:`.analyse`)."""
+(:mod:`.effects`), the pooled analysis (:mod:`.analyse`), its sensitivity (:mod:`.sensitivity`),
+moderator (:mod:`.moderators`) and small-study (:mod:`.small_study`) tables."""
 
 import stats
 
-from .analyse import *  # noqa: F401,F403  (the public names are listed in analyse.__all__)
-from .analyse import CATCH_ALL_OUTCOMES, __all__ as _analyse_all
+from .analyse import CATCH_ALL_OUTCOMES, UNRELIABLE_HETEROGENEITY_K, Analysis, analyse, conclusion
 from .effects import computed_vs_reported, effect_set, effects
+from .moderators import (MODERATOR_COLUMNS, NUMERIC_MODERATORS, Comparison, RegressionResult, SubgroupResult,
+                         compare_specs, meta_regression_table, subgroup_table)
+from .sensitivity import cumulative_table, influence_table, leave_one_out_table, robustness_grid
+from .small_study import SMALL_STUDY_MIN_K, SmallStudy, small_study
 
 #: The τ² estimators the analyses offer (the pages list them without importing :mod:`stats`).
 METHODS = stats.METHODS
 
-__all__ = list(_analyse_all) + ["CATCH_ALL_OUTCOMES", "METHODS", "effects", "effect_set", "computed_vs_reported"]
+__all__ = [
+    "Analysis", "analyse", "conclusion", "UNRELIABLE_HETEROGENEITY_K", "CATCH_ALL_OUTCOMES", "METHODS",
+    "effects", "effect_set", "computed_vs_reported",
+    "leave_one_out_table", "influence_table", "cumulative_table", "robustness_grid",
+    "MODERATOR_COLUMNS", "NUMERIC_MODERATORS", "SubgroupResult", "subgroup_table", "RegressionResult",
+    "meta_regression_table", "Comparison", "compare_specs", "SMALL_STUDY_MIN_K", "SmallStudy", "small_study",
+]
