@@ -14,7 +14,7 @@ the Metapsy standard), :mod:`~evidence.store.build` (the store), :mod:`~evidence
 """
 
 from evidence.analysis import Analysis, analyse
-from evidence.analysis.effects import computed_vs_reported, effect_set, effects
+from evidence.analysis.selection import computed_vs_reported, effect_set, effects
 from evidence.core.errors import (
     EvidenceError,
     InvalidChoice,

@@ -1,11 +1,11 @@
 """Analyses of a filtered effect set, each calling :mod:`stats`: one-row-per-study selection
-(:mod:`.effects`), the pooled analysis (:mod:`.analyse`), its sensitivity (:mod:`.sensitivity`),
+(:mod:`.selection`), the pooled analysis (:mod:`.analyse`), its sensitivity (:mod:`.sensitivity`),
 moderator (:mod:`.moderators`) and small-study (:mod:`.small_study`) tables."""
 
 import stats
 
 from .analyse import CATCH_ALL_OUTCOMES, UNRELIABLE_HETEROGENEITY_K, Analysis, analyse, conclusion
-from .effects import computed_vs_reported, effect_set, effects
+from .selection import computed_vs_reported, effect_set, effects
 from .moderators import (MODERATOR_COLUMNS, NUMERIC_MODERATORS, Comparison, RegressionResult, SubgroupResult,
                          compare_specs, meta_regression_table, subgroup_table)
 from .sensitivity import cumulative_table, influence_table, leave_one_out_table, robustness_grid

@@ -17,7 +17,7 @@ import pandas as pd
 import stats
 
 from evidence import query
-from evidence.analysis.effects import ORIENTATION_RULE, SELECTION_RULE, effect_set
+from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, effect_set
 from evidence.core.errors import InvalidChoice, NoMatchingStudies
 from evidence.core.filters import FilterSpec
 from evidence.core.measures import Favours, measure
@@ -36,7 +36,7 @@ class Analysis:
     spec : FilterSpec
         The filter analysed.
     effects : DataFrame
-        The studies pooled (see :data:`evidence.analysis.effects.EFFECT_COLUMNS`).
+        The studies pooled (see :data:`evidence.analysis.selection.EFFECT_COLUMNS`).
     excluded : DataFrame
         ``study_id, effect_id, reason, kind`` for matching rows that were not pooled.
     pooled : stats.PooledEstimate or None
@@ -181,7 +181,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
     con : duckdb connection, optional
         The shipped store (default: shared read-only connection).
     target_months, multi_arm, uploads_dir :
-        See :func:`evidence.analysis.effects.effect_set`.
+        See :func:`evidence.analysis.selection.effect_set`.
 
     Returns
     -------

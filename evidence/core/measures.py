@@ -2,7 +2,7 @@
 
 Every room reads the display rule from here: ratios are pooled on the log scale and shown exponentiated
 (no effect = 1), SMDs are shown as pooled (no effect = 0). Which side of the null line favours peer
-support is a :class:`Favours` value made by the selection (:mod:`evidence.analysis.effects`), carried by
+support is a :class:`Favours` value made by the selection (:mod:`evidence.analysis.selection`), carried by
 the analysis and read by charts and wording through ``.side``; its sentence is for people only.
 """
 

@@ -12,7 +12,7 @@ from evidence.store.write import write_store
 
 import stats
 from evidence import FilterSpec, OutcomeRequired, computed_vs_reported, effect_set, effects
-from evidence.analysis.effects import EFFECT_COLUMNS, SELECTION_RULE, _reasons, _select, classify_rows
+from evidence.analysis.selection import EFFECT_COLUMNS, SELECTION_RULE, _reasons, _select, classify_rows
 
 DEP = FilterSpec(outcome="depression")
 
@@ -243,17 +243,25 @@ def _same(a, b):
 
 @pytest.mark.parametrize("spec", ENGINE_SPECS, ids=lambda s: s.describe())
 @pytest.mark.parametrize("multi_arm", ["one", "split"])
-def test_sql_and_pandas_engines_agree_on_fixture(con, spec, multi_arm):
-    _same(effect_set(spec, con, engine="sql", multi_arm=multi_arm),
-          effect_set(spec, con, engine="pandas", multi_arm=multi_arm))
+def test_prepared_and_fresh_rows_agree_on_fixture(con, spec, multi_arm):
+    _same(effect_set(spec, con, multi_arm=multi_arm), effect_set(spec, con, engine="fresh", multi_arm=multi_arm))
 
 
 @pytest.mark.parametrize("outcome", ["depression", "quality of life", "glycaemic control (HbA1c)", "readmission",
                                      "hospitalised", "recovery", "other", "substance use", "psychiatric symptoms",
                                      "depression and anxiety"])
-def test_sql_and_pandas_engines_agree_on_shipped_data(shipped_con, outcome):
+def test_prepared_and_fresh_rows_agree_on_shipped_data(shipped_con, outcome):
     spec = FilterSpec(outcome=outcome)
-    _same(effect_set(spec, shipped_con, engine="sql"), effect_set(spec, shipped_con, engine="pandas"))
+    _same(effect_set(spec, shipped_con), effect_set(spec, shipped_con, engine="fresh"))
+
+
+def test_analyses_leave_the_prepared_store_as_it_was(con):
+    """The store's rows are shared by every analysis on a connection: none may change them for the next."""
+    first = [effect_set(spec, con, multi_arm=m) for spec in ENGINE_SPECS for m in ("one", "split")]
+    again = [effect_set(spec, con, multi_arm=m) for spec in reversed(ENGINE_SPECS) for m in ("split", "one")]
+    for a, b in zip(first, reversed(again)):
+        _same(a, b)
+        a.excluded, b.excluded  # the lazy exclusions read the shared arrays too
 
 
 @pytest.fixture(scope="module")
@@ -285,36 +293,22 @@ def test_synthetic_store_is_marked_and_never_listed(synthetic_con):
 @pytest.mark.parametrize("multi_arm", ["one", "split"])
 def test_engines_agree_on_random_synthetic_rows(synthetic_con, spec, multi_arm):
     """Thousands of random rows with ties, several follow-ups, measures and comparators per trial."""
-    _same(effect_set(spec, synthetic_con, engine="sql", multi_arm=multi_arm),
-          effect_set(spec, synthetic_con, engine="pandas", multi_arm=multi_arm))
+    _same(effect_set(spec, synthetic_con, multi_arm=multi_arm),
+          effect_set(spec, synthetic_con, engine="fresh", multi_arm=multi_arm))
 
 
-# -- speed work (issue 3) keeps the rules: the cheaper SQL summary and the array pipeline ----------
-
-SUMMARY_SPECS = [FilterSpec(outcome="depression"), FilterSpec(outcome="hospitalised"),
-                 FilterSpec(outcome="depression", ps_format=("group",), timepoint_months=(0, 12))]
-
-
-@pytest.mark.parametrize("spec", SUMMARY_SPECS, ids=["depression", "hospitalised", "group-0-12"])
-def test_scale_summary_in_sql_equals_the_pandas_classification(synthetic_con, spec):
-    """route_summary classifies without the sources join; it must count exactly what classify_rows counts."""
-    from evidence import query
-    from evidence.analysis.effects import _summary_from_frame
-
-    sql = query.route_summary(spec, synthetic_con)
-    frame = _summary_from_frame(classify_rows(query.candidate_rows(spec, synthetic_con)))
-    assert sql.keys() == frame.keys()
-    for key, value in frame.items():
-        assert sql[key] == (pytest.approx(value) if isinstance(value, float) else value), key
-
-
-def test_effect_row_count_is_kept_per_connection(synthetic_con, con):
+def test_matching_ids_are_the_rows_the_filter_keeps(synthetic_con):
     from evidence import query
 
-    n_syn = synthetic_con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
-    n_fix = con.cursor().execute("SELECT count(*) FROM effects").fetchone()[0]
-    assert query.effect_row_count(synthetic_con) == n_syn and query.effect_row_count(con) == n_fix
-    assert query.effect_row_count(synthetic_con) == n_syn  # second call answered from the per-connection count
+    for spec in (FilterSpec(outcome="depression"), FilterSpec(outcome="depression", ps_format=("group",),
+                                                              timepoint_months=(0, 12))):
+        ids = query.matching_effect_ids(spec, synthetic_con)
+        assert sorted(ids) == sorted(query.candidate_rows(spec, synthetic_con)["effect_id"]) and len(ids)
+
+
+def test_an_unknown_engine_is_refused(con):
+    with pytest.raises(ValueError, match="must be one of"):
+        effect_set(FilterSpec(outcome="depression"), con, engine="sql")
 
 
 def test_select_and_reasons_accept_frames_and_give_the_same_rows():
@@ -495,14 +489,14 @@ def test_reported_md_uses_the_split_ns_of_a_shared_arm(md_con):
 
 
 def test_reported_md_is_an_smd_route_only():
-    from evidence.analysis.effects import SCALE_ROUTES, _excluded_frame
+    from evidence.analysis.selection import SCALE_ROUTES, _excluded_frame
 
     assert "reported_md" in SCALE_ROUTES["SMD"]
     assert "reported_md" not in SCALE_ROUTES["logRR"] and "reported_md" not in SCALE_ROUTES["logOR"]
     classified = pd.DataFrame({"study_id": ["X"], "effect_id": ["x1"], "route": ["reported_md"],
                                "kind": ["continuous"], "reason_code": [None], "higher_is_better": [False]})
     for scale in ("logRR", "logOR"):
-        ex = _excluded_frame(classified, set(), scale, False)
+        ex = _excluded_frame(classified, np.zeros(len(classified), dtype=bool), scale, False)
         assert list(ex["reason"]) == ["reported mean difference cannot be pooled on a ratio scale"]
 
 
@@ -529,21 +523,12 @@ MD_ENGINE_SPECS = [
 
 @pytest.mark.parametrize("spec", MD_ENGINE_SPECS, ids=lambda s: s.describe())
 @pytest.mark.parametrize("multi_arm", ["one", "split"])
-def test_sql_and_pandas_engines_agree_on_reported_md_rows(md_con, spec, multi_arm):
-    _same(effect_set(spec, md_con, engine="sql", multi_arm=multi_arm),
-          effect_set(spec, md_con, engine="pandas", multi_arm=multi_arm))
+def test_prepared_and_fresh_rows_agree_on_reported_md_rows(md_con, spec, multi_arm):
+    _same(effect_set(spec, md_con, multi_arm=multi_arm), effect_set(spec, md_con, engine="fresh", multi_arm=multi_arm))
 
 
-def test_sql_and_pandas_classify_reported_md_rows_alike(md_con):
+def test_reported_md_rows_are_classified_by_their_numbers(md_con):
     from evidence import query
-    from evidence.analysis.effects import _summary_from_frame
 
-    sql = query.classified_rows(DEP, md_con).set_index("effect_id").sort_index()
-    pan = classify_rows(query.candidate_rows(DEP, md_con)).set_index("effect_id").sort_index()
-    for col in ("route", "kind", "reason_code"):
-        assert list(sql[col].astype(object).where(sql[col].notna(), None)) == \
-            list(pan[col].astype(object).where(pan[col].notna(), None)), col
-    assert sql.loc["J-1", "route"] == "reported_md" and sql.loc["L-1", "reason_code"] == "md"
-    summary, frame = query.route_summary(DEP, md_con), _summary_from_frame(classify_rows(query.candidate_rows(DEP, md_con)))
-    assert {k: summary[k] for k in frame if not isinstance(frame[k], float)} == \
-        {k: v for k, v in frame.items() if not isinstance(v, float)}
+    rows = classify_rows(query.candidate_rows(DEP, md_con)).set_index("effect_id")
+    assert rows.loc["J-1", "route"] == "reported_md" and rows.loc["L-1", "reason_code"] == "md"

@@ -44,7 +44,9 @@ Rules (also shown to users, see :data:`ORIENTATION_RULE` and :data:`SELECTION_RU
 from __future__ import annotations
 
 import heapq
+import threading
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -75,7 +77,7 @@ MULTI_ARM_CHOICES = ("one", "split")
 #: Notes name trials one by one up to this many; beyond, one summary note.
 MAX_LISTED_NOTES = 5
 #: Stores with at least this many effect rows are classified and selected inside DuckDB.
-SQL_ENGINE_MIN_ROWS = 5_000
+ENGINES = ("auto", "fresh")
 
 SELECTION_RULE = (
     "One row per trial: (1) the comparison against the least active control "
@@ -278,14 +280,20 @@ class _Cols:
                 del self._cache[key]
         return self
 
-    def take(self, pos) -> "_Cols":
+    def take(self, pos, *, copy: bool = False) -> "_Cols":
+        """The rows at ``pos``; ``copy=True`` always gives a new object (one that ``add`` may change
+        without touching this one, e.g. a store's rows shared between analyses)."""
         pos = np.asarray(pos, dtype=np.intp)
-        if len(pos) == self.n and (pos == np.arange(self.n)).all():
+        if not copy and len(pos) == self.n and (pos == np.arange(self.n)).all():
             return self
         out = _Cols(self._df, pos if self._pos is None else self._pos[pos],
                     {k: v.take(pos) for k, v in self._extra.items()})
         out._parent = (self, pos)
         return out
+
+    def has(self, name: str) -> bool:
+        """Whether a computed column ``name`` was attached (here or to the rows taken from)."""
+        return name in self._extra
 
     def raw(self, name: str):
         key = ("raw", name)
@@ -332,6 +340,51 @@ class _Cols:
     def text(self, name: str) -> np.ndarray:
         """``Series.to_numpy(dtype=str)``."""
         return self._memo("text", name, lambda a: a.astype(str) if isinstance(a, np.ndarray) else a.to_numpy(dtype=str))
+
+
+class _PreparedStore:
+    """Every candidate row of one store, converted and classified once (its connection is read-only).
+
+    A filter then costs one short query for the matching ids and a ``take`` of these arrays: on the
+    shipped store the wide candidate query and its frame were most of an analysis' time.
+    """
+
+    __slots__ = ("cols", "_sorted_ids", "_order", "__weakref__")
+
+    def __init__(self, rows: pd.DataFrame):
+        self.cols = _Cols(rows)
+        self.cols.add(**_classify_arrays(self.cols))
+        ids = self.cols.text("effect_id")
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted_ids = ids[self._order]
+        rank = np.empty(len(ids), dtype=float)
+        rank[self._order] = np.arange(len(ids))
+        k_comparator, k_primary = _row_keys(self.cols)
+        # the rule's row-local steps and its last tie-break, computed once instead of per analysis
+        self.cols.add(effect_rank=rank, k_comparator=k_comparator, k_primary=k_primary)
+
+    def positions(self, effect_ids: np.ndarray) -> np.ndarray:
+        """Row positions of the given effect ids, in store order (ids the store lacks are skipped)."""
+        if not len(effect_ids) or not len(self._sorted_ids):
+            return np.array([], dtype=np.intp)
+        idx = np.searchsorted(self._sorted_ids, effect_ids)
+        idx = np.minimum(idx, len(self._sorted_ids) - 1)
+        found = self._sorted_ids[idx] == effect_ids
+        return np.sort(self._order[idx[found]])
+
+
+_prepared: "weakref.WeakKeyDictionary[object, _PreparedStore]" = weakref.WeakKeyDictionary()
+_prepared_lock = threading.Lock()
+
+
+def _prepared_store(con) -> _PreparedStore:
+    with _prepared_lock:
+        hit = _prepared.get(con)
+    if hit is None:
+        hit = _PreparedStore(query.all_candidate_rows(con))
+        with _prepared_lock:
+            hit = _prepared.setdefault(con, hit)
+    return hit
 
 
 def _isin(values: np.ndarray, choices) -> np.ndarray:
@@ -450,26 +503,42 @@ _NARROW = ("dataset", "study_id", "effect_id", "comparison", "comparator", "meas
 _COMP_RANK = {c: float(i) for i, c in enumerate(COMPARATOR_PREFERENCE)}
 
 
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct (a, b) rows of two non-negative code arrays, as ``np.unique(..., axis=0)`` gives them
+    (one integer sort instead of a sort of row views, which is slow on tens of thousands of rows)."""
+    if not len(a):
+        return np.empty((0, 2), dtype=np.int64)
+    width = np.int64(b.max()) + 1
+    combined = np.unique(a.astype(np.int64) * width + b.astype(np.int64))
+    return np.stack([combined // width, combined % width], axis=1)
+
+
+def _row_keys(c: "_Cols") -> tuple[np.ndarray, np.ndarray]:
+    """The steps of the rule that depend on the row alone: comparator rank, primary source first."""
+    other = float(len(_COMP_RANK))
+    k_comp = np.array([_COMP_RANK.get(x, other) if isinstance(x, str) else other for x in c.obj("comparator")],
+                      dtype=float)
+    k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0
+                          for x in c.obj("source_review")], dtype=float)
+    return k_comp, k_primary
+
+
 def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarray]:
     """Sort keys (one column per step of the rule, smaller first) and each row's measure use."""
     c = _Cols.wrap(df)
     n = c.n
     t = c.num("timepoint_months")
-    other = float(len(_COMP_RANK))
-    k_comp = np.array([_COMP_RANK.get(x, other) if isinstance(x, str) else other for x in c.obj("comparator")],
-                      dtype=float)
+    k_comp, k_primary = (c.num("k_comparator"), c.num("k_primary")) if c.has("k_primary") else _row_keys(c)
     k_native = ((scale == "SMD") & (c.obj("kind") == "binary")).astype(float)
     k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
     k_long = np.where(np.isnan(t), np.inf, -t)
     measure = np.where(c.isna("measure"), "\x00none", c.obj("measure")).astype(object)
     m_codes, _ = pd.factorize(measure)
     s_codes, _ = pd.factorize(c.plain("study_id"))
-    pairs = np.unique(np.stack([m_codes, s_codes], axis=1), axis=0) if n else np.empty((0, 2), int)
+    pairs = _unique_pairs(m_codes, s_codes)
     use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if n else 0).astype(float)
     measure_use = use[m_codes] if n else np.empty(0)
     k_arm = _isin(c.obj("route"), REPORTED_ROUTES).astype(float)
-    k_primary = np.array([0.0 if isinstance(x, str) and "primary" in x.lower() else 1.0
-                          for x in c.obj("source_review")])
     k_dataset = (c.plain("dataset") != "shipped").astype(float)
     k_verified = (c.plain("verification") != "verified").astype(float)
     keys = np.stack([k_comp, k_native, k_time, k_long, -measure_use, k_arm, k_primary, k_dataset, k_verified],
@@ -487,8 +556,11 @@ def _select_positions(c: _Cols, scale: str, target: float, multi_arm: str
     group_vals = study if multi_arm == "one" else np.array([f"{a}\x00{b}" for a, b in zip(study, comparison)],
                                                           dtype=object)
     g_codes, _ = pd.factorize(group_vals)
-    ids = c.text("effect_id")
-    eff_order = np.argsort(np.argsort(ids, kind="stable"), kind="stable") if n else np.empty(0, dtype=int)
+    if c.has("effect_rank"):  # ranked once for the whole store (same order within any subset)
+        eff_order = c.num("effect_rank")
+    else:
+        ids = c.text("effect_id")
+        eff_order = np.argsort(np.argsort(ids, kind="stable"), kind="stable") if n else np.empty(0, dtype=int)
     order = np.lexsort((eff_order,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)) + (g_codes,)) \
         if n else np.empty(0, dtype=int)
     g_sorted = g_codes[order]
@@ -508,7 +580,7 @@ def _select_positions(c: _Cols, scale: str, target: float, multi_arm: str
         decisive = np.where(runner_pos >= 0, names[step], None).astype(object)
     counts = np.bincount(g_codes, minlength=g_codes.max() + 1 if n else 0)
     s_codes, _ = pd.factorize(study)
-    sc = np.unique(np.stack([s_codes, pd.factorize(comparison)[0]], axis=1), axis=0) if n else np.empty((0, 2), int)
+    sc = _unique_pairs(s_codes, pd.factorize(comparison)[0])
     n_comp = np.bincount(sc[:, 0], minlength=s_codes.max() + 1 if n else 0)
     extra = {"n_candidates": counts[g_codes[chosen_pos]] if n else np.empty(0, dtype=int),
              "n_comparisons": n_comp[s_codes[chosen_pos]] if n else np.empty(0, dtype=int),
@@ -745,9 +817,10 @@ def _majority(summary: dict, scale: str) -> bool | None:
     return None if share is None else bool(share >= 0.5)
 
 
-def _excluded_frame(classified: pd.DataFrame, chosen_ids: set, scale: str, keep: bool | None) -> pd.DataFrame:
-    """Reasons for every matching row that is not in the analysis."""
-    df = classified[~classified["effect_id"].isin(chosen_ids)]
+def _excluded_frame(classified: pd.DataFrame, in_analysis: np.ndarray, scale: str, keep: bool | None
+                    ) -> pd.DataFrame:
+    """Reasons for every matching row that is not in the analysis (``in_analysis``: a mask of the rows)."""
+    df = classified[~np.asarray(in_analysis, dtype=bool)]
     route = df["route"].astype(object).where(df["route"].notna(), None).to_numpy(dtype=object).copy()
     code = df["reason_code"].astype(object).where(df["reason_code"].notna(), "no_numbers").to_numpy(dtype=object).copy()
     allowed = set(SCALE_ROUTES[scale])
@@ -785,11 +858,11 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         Folder of imported datasets (default ``data/uploads``).
     level : float
         Level of the per-study confidence intervals.
-    engine : {"auto", "sql", "pandas"}
-        Where classification and selection run: in DuckDB (one dataset; fast) or in pandas
-        (needed when datasets are merged). ``"auto"`` picks SQL for a single dataset of at least
-        :data:`SQL_ENGINE_MIN_ROWS` effect rows (planning the window query costs more than it
-        saves on small stores). Both apply the same rules (a test checks that they agree).
+    engine : {"auto", "fresh"}
+        Where the candidate rows come from; the selection is the same code either way. ``"auto"``: for
+        one dataset, the store's rows converted and classified once per connection (stores are
+        read-only), of which the filter keeps the ids one short query returns; for merged datasets,
+        the matching rows read now. ``"fresh"`` always reads the matching rows now (tests compare the two).
 
     Returns
     -------
@@ -806,49 +879,40 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         raise OutcomeRequired(vocabulary().get("outcome", ()))
     if multi_arm not in MULTI_ARM_CHOICES:
         raise InvalidChoice("multi_arm", multi_arm, MULTI_ARM_CHOICES)
-    if engine not in ("auto", "sql", "pandas"):
-        raise InvalidChoice("engine", engine, ("auto", "sql", "pandas"))
+    if engine not in ENGINES:
+        raise InvalidChoice("engine", engine, ENGINES)
     if target_months is None:
         target_months = (sum(spec.timepoint_months) / 2.0 if spec.timepoint_months is not None
                          else DEFAULT_TARGET_MONTHS)
     target = float(target_months)
     conns = connection.dataset_connections(spec.dataset, con, uploads_dir)
-    use_sql = engine == "sql" or (engine == "auto" and len(conns) == 1
-                                  and query.effect_row_count(conns[0][1]) >= SQL_ENGINE_MIN_ROWS)
-    if use_sql and len(conns) != 1:
-        raise InvalidChoice("engine", engine, ("auto", "pandas"))
-    if use_sql:
+    if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
-        summary = query.route_summary(spec, c)
-        scale = _scale_from_summary(summary)
-        keep = _majority(summary, scale)
-        chosen = _Cols(query.selected_rows(spec, c, routes=SCALE_ROUTES[scale], scale=scale, target_months=target,
-                                        by_comparison=multi_arm == "split",
-                                        keep_direction=keep if scale == "logRR" else None))
-        chosen.add(dataset=np.full(chosen.n, name, dtype=object))
-        chosen.add(flags=_flag_array(chosen))
-        classified_fn = lambda: query.classified_rows(spec, c)  # noqa: E731
-    else:
-        rows = query.candidate_rows(spec, con, uploads_dir=uploads_dir)
-        cand = _Cols(rows)
-        arrays = _classify_arrays(cand)
-        cand.add(**arrays)
-        summary = _summary_from_cols(cand)
-        scale = _scale_from_summary(summary)
-        keep = _majority(summary, scale)
-        usable = _isin(arrays["route"], SCALE_ROUTES[scale])
-        if keep is not None and scale == "logRR":
-            same = (cand.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
-            usable &= (arrays["kind"] != "binary") | same
-        narrow = cand.take(np.flatnonzero(usable))
-        picked, extra, _ = _select_positions(narrow, scale, target, multi_arm)
-        chosen = narrow.take(picked).add(**extra)
+        store = _prepared_store(c)
+        cand = store.cols.take(store.positions(query.matching_effect_ids(spec, c)), copy=True)
+        cand.add(dataset=np.full(cand.n, name, dtype=object))
+    else:  # merged datasets (or asked for): read the matching rows now and classify them
+        cand = _Cols(query.candidate_rows(spec, con, uploads_dir=uploads_dir))
+        cand.add(**_classify_arrays(cand))
+    route, kind = cand.obj("route"), cand.obj("kind")
+    summary = _summary_from_cols(cand)
+    scale = _scale_from_summary(summary)
+    keep = _majority(summary, scale)
+    usable = _isin(route, SCALE_ROUTES[scale])
+    if keep is not None and scale == "logRR":
+        same = (cand.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
+        usable &= (kind != "binary") | same
+    narrow_pos = np.flatnonzero(usable)
+    narrow = cand.take(narrow_pos)
+    picked, extra, _ = _select_positions(narrow, scale, target, multi_arm)
+    chosen = narrow.take(picked, copy=True).add(**extra)
+    in_analysis = np.zeros(cand.n, dtype=bool)
+    in_analysis[narrow_pos[picked]] = True
 
-        def classified_fn() -> pd.DataFrame:
-            return pd.DataFrame({"study_id": rows["study_id"].array, "effect_id": rows["effect_id"].array,
-                                 "route": arrays["route"], "kind": arrays["kind"],
-                                 "reason_code": arrays["reason_code"],
-                                 "higher_is_better": rows["higher_is_better"].array})
+    def classified_fn() -> pd.DataFrame:
+        return pd.DataFrame({"study_id": cand.obj("study_id"), "effect_id": cand.obj("effect_id"),
+                             "route": route, "kind": kind, "reason_code": cand.obj("reason_code"),
+                             "higher_is_better": cand.boolean("higher_is_better")})
     notes: list[str] = []
     if multi_arm == "one" and chosen.n:
         multi = chosen.num("n_comparisons") > 1
@@ -887,11 +951,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     failed_frame = pd.DataFrame({
         "study_id": sid_all[failed], "effect_id": eid_all[failed],
         "reason": [why[i] or "effect could not be computed" for i in np.flatnonzero(failed)], "kind": "unusable"})
-    chosen_ids = set(eid_all.tolist())
     out = _finish_frame(chosen.take(np.flatnonzero(~failed)), scale, level, multi_arm)
 
     def excluded() -> pd.DataFrame:
-        parts = [_excluded_frame(classified_fn(), chosen_ids, scale, keep), failed_frame]
+        parts = [_excluded_frame(classified_fn(), in_analysis, scale, keep), failed_frame]
         parts = [p for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXCLUDED_COLUMNS)
 
