@@ -105,7 +105,7 @@ ROB_ORDER = ("low", "unclear", "some concerns", "high")
 BORDERLINE_DELIVERERS = {"near-peer", "community health worker", "mutual support",
                          "professional with peer co-facilitation"}
 OVERRIDABLE_EFFECT_COLUMNS = {"reported_sign", "score_type", "shared_control", "shared_arm", "comparison", "flags",
-                              "duplicate_group", "comparator"}
+                              "duplicate_group", "comparator", "outcome"}
 # Derivation kinds that make a number something other than what the source printed (flag "derived");
 # a number printed elsewhere on the page, a weeks->months timepoint or a restated sign is not flagged.
 FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd"}
@@ -442,7 +442,8 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
             "effect_id": f"E-{r.key}", "study_id": c["study_id"], "source_id": f"S-{r.key}",
             "comparison": manual.get("comparison") or f"peer support vs {comparator or 'control (not specified)'}",
             "comparator": comparator, "shared_control": manual.get("shared_control", ""),
-            "shared_arm": manual.get("shared_arm", ""), "outcome": c["outcome"], "measure": c["measure"],
+            "shared_arm": manual.get("shared_arm", ""), "outcome": manual.get("outcome") or c["outcome"],
+            "measure": c["measure"],
             "higher_is_better": c["higher_is_better"],
             "timepoint_months": c["timepoint_months"],
             **{col: c[col] for col in OUTCOME_NUMBERS},
@@ -861,6 +862,9 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
     aliases = {a["alias_id"]: a["study_id"] for a in cur["study_aliases"]}
     sources = build_sources(rows, white, aliases)
     effects = build_effects(rows, cur, verification, problems)
+    for e in effects:  # an outcome recoded in effect_codings.csv must be in the controlled list too
+        if e["outcome"] not in vocab["outcome"]:
+            problems.append(f"{e['effect_id']}: outcome {e['outcome']!r} is not in the controlled list")
     finalise_flags(studies, effects)
     reviews, results = build_reviews(raw_dir, cur, problems)
     if problems:

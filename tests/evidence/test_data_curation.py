@@ -4,6 +4,7 @@ verification and White 2020 rules, each shown on a case made to exercise it."""
 from __future__ import annotations
 
 import csv
+import re
 import importlib.util
 import shutil
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
 
 
 def _load_curate():
@@ -231,3 +233,19 @@ def test_curation_is_deterministic(tmp_path):
     curate.curate(data)
     assert {p.name: p.read_bytes() for p in data.glob("*.csv")} == first
     assert [r["study_id"] for r in csv.DictReader(open(data / "studies.csv"))] == ["Amani2021", "Dennis2009"]
+
+
+def test_no_effect_row_is_other_unless_listed_as_uncategorisable():
+    notes = (DATA / "curation" / "outcome_recodes.NOTES.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| (E-[^ |]+) \|", notes, flags=re.MULTILINE))
+    with open(DATA / "effects.csv", newline="", encoding="utf-8") as fh:
+        other = {r["effect_id"] for r in csv.DictReader(fh) if r["outcome"] == "other"}
+    assert other == listed, (sorted(other - listed), sorted(listed - other))
+
+
+def test_outcome_recodes_only_name_outcomes_of_the_controlled_list():
+    with open(DATA / "curation" / "effect_codings.csv", newline="", encoding="utf-8") as fh:
+        recodes = [r for r in csv.DictReader(fh) if r["column"] == "outcome"]
+    with open(DATA / "curation" / "controlled_lists.csv", newline="", encoding="utf-8") as fh:
+        outcomes = {r["value"] for r in csv.DictReader(fh) if r["field"] == "outcome"}
+    assert recodes and all(r["value"] in outcomes and r["value"] != "other" and r["reason"] for r in recodes)
