@@ -61,7 +61,7 @@ with plot_col:
                "Bars: 95% confidence intervals. Diamond: pooled effect and its CI. Dashed orange bar: "
                "prediction interval. Hover a study for its characteristics and source.")
 
-table, ids = ui.exclusion_table(view)
+table, ids = ui.result("exclusions", view)
 with table_col:
     st.subheader("Include / exclude")
     st.caption("Tick a study to leave it out; everything recomputes and the link keeps the choice.")

@@ -28,7 +28,7 @@ ui.render_metrics(analysis)
 st.header("Does the conclusion survive?")
 try:
     with st.spinner("Refitting every estimator and scenario…"):
-        grid = ui.get_robustness(view)
+        grid = ui.result("robustness", view)
 except EvidenceError as exc:
     ui.render_error(exc)
     grid = None

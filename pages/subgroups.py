@@ -89,7 +89,7 @@ spec_a, spec_b = st.session_state.get("pin_A"), st.session_state.get("pin_B")
 if spec_a is not None and spec_b is not None:
     try:
         with st.spinner("Comparing…"):
-            cmp = ui.get_compare(spec_a, spec_b, view)
+            cmp = ui.result("compare", view, (spec_a, spec_b))
     except EvidenceError as exc:
         ui.render_error(exc)
     else:

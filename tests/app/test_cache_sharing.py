@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pages import _shared
+from pages import _cache
 from tests.app.app_helpers import PAGES, run_app
 
-#: The functions whose results pages receive as shared objects.
-SHARED = ("cached_analysis", "cached_table", "cached_robustness", "cached_compare", "_exclusion_table",
-          "_review_findings", "_all_choice_counts", "ranges", "store_metadata")
+#: The cached functions whose results pages receive as shared objects (every analysis result goes
+#: through the one cache ``_result``; it is recorded per kind).
+SHARED = ("_result", "_all_choice_counts", "_ranges", "store_metadata")
 
 
 def assert_same(a, b, where: str = "result") -> None:
@@ -46,18 +46,19 @@ def assert_same(a, b, where: str = "result") -> None:
 @pytest.fixture()
 def handed_out(monkeypatch):
     """(name, cached function, args, kwargs, object given to the page) for every call during the test."""
-    _shared.forget_results()
-    _shared.store_metadata.cache_clear()
+    _cache.forget_results()
+    _cache.store_metadata.cache_clear()
     seen: list[tuple] = []
     for name in SHARED:
-        original = getattr(_shared, name)
+        original = getattr(_cache, name)
 
         def wrapper(*args, _original=original, _name=name, **kwargs):
             result = _original(*args, **kwargs)
-            seen.append((_name, _original, args, kwargs, result))
+            label = f"{_name}:{args[0]}" if _name == "_result" else _name
+            seen.append((label, _original, args, kwargs, result))
             return result
 
-        monkeypatch.setattr(_shared, name, wrapper)
+        monkeypatch.setattr(_cache, name, wrapper)
     return seen
 
 
@@ -75,8 +76,9 @@ def test_pages_leave_shared_results_as_they_were_computed(handed_out):
         at = run_app(params, page=PAGES[page])
         assert not at.exception, (page, at.exception)
     given = list(handed_out)
-    assert {name for name, *_ in given} >= {"cached_analysis", "cached_table", "_exclusion_table",
-                                            "_all_choice_counts", "cached_robustness"}
+    assert {name for name, *_ in given} >= {"_result:analysis", "_result:leave_one_out", "_result:exclusions",
+                                            "_result:robustness", "_result:small_study", "_result:subgroups",
+                                            "_all_choice_counts"}
     checked = set()
     for name, original, args, kwargs, shared in given:
         key = (name, repr(args), repr(sorted(kwargs.items())))

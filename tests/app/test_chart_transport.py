@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit import dataframe_util
 
-from pages import _shared
+from pages import _render
 from tests.app.app_helpers import PAGES, run_app
 
 
@@ -25,14 +25,14 @@ def _decoded(data: bytes) -> list[dict]:
 def sent(monkeypatch):
     """Every chart data set the pages hand to the Arrow conversion during the test, and the real conversion."""
     seen: list[list[dict]] = []
-    convert = _shared.records_to_arrow_bytes
+    convert = _render.records_to_arrow_bytes
 
     def record(records):
         seen.append(records)
         return convert(records)
 
     st.cache_resource.clear()  # chart specs are cached resources: build them again, through the recorder
-    monkeypatch.setattr(_shared, "records_to_arrow_bytes", record)
+    monkeypatch.setattr(_render, "records_to_arrow_bytes", record)
     return seen, convert
 
 
@@ -58,4 +58,7 @@ def test_rows_pyarrow_cannot_type_take_streamlit_route():
     mixed = [{"x": 1.5, "label": "a"}, {"x": "n/a", "label": "b"}]
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
         pa.Table.from_pylist(mixed)
-    assert _shared.records_to_arrow_bytes(mixed) == dataframe_util.convert_anything_to_arrow_bytes(mixed)
+    ours = pa.ipc.open_stream(_render.records_to_arrow_bytes(mixed)).read_all().to_pylist()
+    streamlit_route = pa.ipc.open_stream(dataframe_util.convert_anything_to_arrow_bytes(mixed)).read_all()
+    assert ours == [{"x": "1.5", "label": "a"}, {"x": "n/a", "label": "b"}]
+    assert [{k: row[k] for k in ("x", "label")} for row in streamlit_route.to_pylist()] == ours

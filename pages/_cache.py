@@ -1,0 +1,182 @@
+"""The caches of the pages: the store's connection, its lists, and one cache for every result a page shows.
+
+Every analysis result is computed by one entry of :data:`RESULTS` and cached by :func:`result` on the
+frozen :class:`pages._state.View` (filter, estimator, adjustment, level), the entry's argument and the
+store's version, so a new result is one entry here, not another cached-function pair. Results are cached
+as shared resources, not copied per call: a rerun reads the same analysis several times, and
+st.cache_data unpickled a fresh copy each time (a tenth of a cached rerun under load). Nothing may change
+them in place; tests/app/test_cache_sharing.py checks that every page leaves them as computed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+import streamlit as st
+
+from evidence import FilterSpec, analyse
+from evidence import analysis as analysis_mod
+from evidence import query
+from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.present import charts
+from evidence.query import catalogue
+from evidence.store import connection as store
+from evidence.store.build import ensure_database
+
+
+@st.cache_resource(show_spinner="Building the evidence store…")
+def connection():
+    """The shipped store, built from data/*.csv when missing or stale, opened read-only once."""
+    ensure_database()
+    return store.shared_connection()
+
+
+# Read many times a rerun and fixed for the process (the store is opened once, read-only): a plain
+# memo, since a Streamlit cache lookup hashes its arguments and inspects the function every time.
+@functools.lru_cache(maxsize=1)
+def store_metadata() -> Mapping[str, str]:
+    """The store's metadata, shared read-only."""
+    return MappingProxyType(query.metadata(connection()))
+
+
+def dataset_version() -> str:
+    meta = store_metadata()
+    return meta.get("dataset_version") or meta.get("version") or "unknown"
+
+
+def cache_key() -> str:
+    """Changes whenever the store or the set of imported datasets changes."""
+    meta = store_metadata()
+    return f"{meta.get('content_hash', '')}|{','.join(store.list_datasets())}"
+
+
+#: A filter spec (and the view holding one) is a frozen dataclass of tuples and numbers: its repr names
+#: it exactly, and costs far less than Streamlit's generic hashing of the object on every lookup.
+SPEC_HASH = {FilterSpec: repr}
+
+
+@functools.lru_cache(maxsize=4)
+def _vocab_lookup(key: str) -> dict[str, dict[str, str]]:
+    """Per field: value -> label, in list order; shared read-only, asked for a few dozen times a rerun."""
+    vt = query.vocab_frame(connection())
+    out: dict[str, dict[str, str]] = {}
+    for field, value, label in zip(vt["field"].astype(str), vt["value"].astype(str), vt["label"]):
+        out.setdefault(field, {})[value] = str(label) if isinstance(label, str) and label.strip() else value
+    return out
+
+
+def choices(field: str) -> list[str]:
+    return list(_vocab_lookup(cache_key()).get(field, {}))
+
+
+def labels(field: str) -> dict[str, str]:
+    return dict(_vocab_lookup(cache_key()).get(field, {}))
+
+
+@st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=SPEC_HASH)
+def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
+    """Trials each choice of every sidebar filter would leave (one query for all of them)."""
+    return query.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
+
+
+def choice_counts(spec: FilterSpec) -> dict[str, dict[str, int]]:
+    return _all_choice_counts(spec, cache_key())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _ranges(_key: str) -> dict[str, tuple[float, float]]:
+    studies = query.table("studies", connection())
+    eff = query.table("effects", connection())
+    years = pd.to_numeric(studies["year"], errors="coerce").dropna()
+    months = pd.to_numeric(eff["timepoint_months"], errors="coerce").dropna()
+    return {
+        "year": (int(years.min()), int(years.max())) if len(years) else (1990, 2030),
+        "timepoint_months": (0.0, float(math.ceil(months.max()))) if len(months) else (0.0, 24.0),
+    }
+
+
+def ranges() -> dict[str, tuple[float, float]]:
+    """Observed year and follow-up ranges of the shipped store (for the sliders)."""
+    return _ranges(cache_key())
+
+
+# ---------------------------------------------------------------------------
+# one cache for every result: kind -> how to compute it from the view (and an argument)
+
+def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
+    """Every study the filter matches (also those excluded by hand) with its current weight, and their ids."""
+    spec = view.spec
+    current = result("analysis", view)
+    full = current if not spec.exclude_studies else result("analysis", replace(view, spec=replace(
+        spec, exclude_studies=())))
+    # Plain column lists: this runs on every new view, and building frames of them cost more than the rest.
+    rows = charts.study_columns(full.effects, None, effect_measure=full.effect_measure, level=full.level,
+                                tooltips=False)
+    cur = charts.study_columns(current.effects, current.pooled if current.k > 1 else None,
+                               effect_measure=current.effect_measure, level=current.level, tooltips=False)
+    weights = dict(zip(cur["study_id"], cur["weight_pct"]))
+    excluded = set(spec.exclude_studies)
+    eff = full.effects.reset_index(drop=True)
+    table = pd.DataFrame({
+        "Exclude": [sid in excluded for sid in eff["study_id"]],
+        "Study": rows["row"],
+        "Year": eff["year"],
+        "Effect [95% CI]": rows["est_text"],
+        "Weight (%)": [round(weights[s], 1) if s in weights else None for s in eff["study_id"]],
+        "Risk of bias": rows["rob"],
+        "N": eff["n_total"],
+        "Follow-up (months)": eff["timepoint_months"].round(1),
+        "Measure": eff["measure"],
+    })
+    return table, eff["study_id"].astype(str).tolist()
+
+
+#: How each result is computed from a view and an optional argument (whitelist of kinds).
+RESULTS: dict[str, Callable[[Any, Any], Any]] = {
+    "analysis": lambda v, arg: analyse(v.spec, method=v.method, hartung_knapp=v.hartung_knapp, level=v.level),
+    "leave_one_out": lambda v, arg: analysis_mod.leave_one_out_table(result("analysis", v)),
+    "influence": lambda v, arg: analysis_mod.influence_table(result("analysis", v)),
+    "cumulative": lambda v, arg: analysis_mod.cumulative_table(result("analysis", v), by=arg or "year"),
+    "small_study": lambda v, arg: analysis_mod.small_study(result("analysis", v)),
+    "subgroups": lambda v, arg: analysis_mod.subgroup_table(result("analysis", v), arg),
+    "meta_regression": lambda v, arg: analysis_mod.meta_regression_table(result("analysis", v), arg),
+    "robustness": lambda v, arg: analysis_mod.robustness_grid(v.spec, base_method=v.method,
+                                                              base_hartung_knapp=v.hartung_knapp, level=v.level),
+    "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
+    "exclusions": _exclusions,
+    "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
+}
+
+
+@st.cache_resource(max_entries=512, show_spinner="Computing…", hash_funcs=SPEC_HASH)
+def _result(kind: str, view_key: str, _view, arg, store_key: str):
+    # Keyed on the view's repr (a frozen dataclass of a FilterSpec and plain values names itself
+    # exactly); the view object itself is not hashed again (leading underscore).
+    connection()
+    return RESULTS[kind](_view, arg)
+
+
+def result(kind: str, view, arg: Any = None):
+    """The result ``kind`` for ``view`` (and ``arg``), computed once per store version; raises the domain
+    errors of the computation (pages render them)."""
+    if kind not in RESULTS:
+        raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
+    return _result(kind, repr(view), view, arg, cache_key())
+
+
+def review_findings(outcome: str | None):
+    """Pooled results published reviews report for an outcome (cached per store version)."""
+    return result("review_findings", None, outcome)
+
+
+def forget_results() -> None:
+    """Drop every cached result (an import changed a dataset). The store's connection is held by
+    :mod:`evidence.store.connection`, so the connection resource, dropped too, comes back as the same one."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    _vocab_lookup.cache_clear()

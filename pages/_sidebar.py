@@ -1,0 +1,111 @@
+"""The shared sidebar: every filter with the trials each choice would leave, the estimator and the
+adjustment; rendered once per run from app.py, and the notices about what a link said that was ignored."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from evidence import FilterSpec
+from evidence.analysis import METHODS
+from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.store import connection as store
+
+from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges
+from ._render import md_escape
+from ._state import (FIELD_LABELS, KEY_EXCLUDED, KEY_HK, KEY_LINK_VERSION, KEY_METHOD, KEY_NOTICES, KEY_VIEW,
+                     KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state,
+                     _state_from_spec, read_url_once, write_url)
+
+def _fmt_choice(field: str, counts: dict[str, int], names: dict[str, str]) -> Callable[[str], str]:
+    def fmt(value: str) -> str:
+        n = counts.get(value, 0)
+        return f"{names.get(value, value)} ({n} trial{'s' if n != 1 else ''})"
+    return fmt
+
+def _clear_exclusions() -> None:
+    st.session_state[KEY_EXCLUDED] = ()
+
+def _reset_all() -> None:
+    _state_from_spec(FilterSpec(outcome=st.session_state.get(KEYS["outcome"])), "REML", False)
+
+def render_sidebar() -> View:
+    """Build every filter widget (stable keys), with trial counts per choice; return the view."""
+    connection()
+    read_url_once()
+    _ensure_defaults()
+    ss = st.session_state
+    sb = st.sidebar
+    with sb:
+        st.header("Filters")
+        outcomes = choices("outcome")
+        if ss.get(KEYS["outcome"]) not in outcomes and outcomes:
+            ss[KEYS["outcome"]] = _default_outcome()
+        current = _spec_from_state()
+        all_counts = choice_counts(current)
+        out_counts = all_counts["outcome"]
+        st.selectbox(FIELD_LABELS["outcome"], outcomes, key=KEYS["outcome"],
+                     format_func=_fmt_choice("outcome", out_counts, labels("outcome")),
+                     help="Effects are pooled for one outcome at a time. The number is how many trials "
+                          "with usable numbers each choice would leave, given the other filters.")
+        for name in CATEGORICAL_FIELDS:
+            counts = all_counts[name]
+            opts = choices(name)
+            ss[KEYS[name]] = [v for v in ss.get(KEYS[name], []) if v in opts]
+            # wrap=False: chips stay on one row. Wrapping let a focused box grow a line, so the next click
+            # on a chip's × further down (the blur shrinks the box first) landed beside it and did nothing.
+            st.multiselect(FIELD_LABELS[name], opts, key=KEYS[name],
+                           format_func=_fmt_choice(name, counts, labels(name)),
+                           placeholder="All (no restriction)", wrap=False,
+                           help="Leave empty for no restriction. A trial that does not report this "
+                                "characteristic is kept only when the filter is empty.")
+        rng = ranges()
+        st.slider(FIELD_LABELS["timepoint_months"], min_value=float(rng["timepoint_months"][0]),
+                  max_value=float(rng["timepoint_months"][1]), step=0.5, format="%.1f", key=KEYS["timepoint_months"],
+                  help="Months from randomisation. With a narrower window, results without a follow-up "
+                       "time are left out.")
+        st.slider(FIELD_LABELS["year"], min_value=int(rng["year"][0]), max_value=int(rng["year"][1]),
+                  step=1, key=KEYS["year"])
+        datasets = ["shipped", "all", *store.list_datasets()]
+        if ss.get(KEYS["dataset"]) not in datasets:
+            ss[KEYS["dataset"]] = "shipped"
+        st.selectbox(FIELD_LABELS["dataset"], datasets, key=KEYS["dataset"],
+                     format_func=lambda d: {"shipped": "Shipped dataset", "all": "Shipped + all imported"}.get(
+                         d, f"Imported: {d}"))
+        st.checkbox(FIELD_LABELS["include_flagged"], key=KEYS["include_flagged"],
+                    help="Flagged trials have caveats (e.g. borderline peer support, inferred attribution); "
+                         "derived numbers were back-calculated. Untick to leave them out.")
+        excluded = tuple(ss.get(KEY_EXCLUDED) or ())
+        if excluded:
+            st.caption(f"{len(excluded)} stud{'y' if len(excluded) == 1 else 'ies'} excluded by hand: "
+                       + ", ".join(md_escape(e) for e in excluded))
+            st.button("Include all studies again", key="btn_clear_excluded", on_click=_clear_exclusions)
+        st.header("Method")
+        if ss.get(KEY_METHOD) not in METHODS:
+            ss[KEY_METHOD] = "REML"
+        st.selectbox("Estimator of τ²", list(METHODS), key=KEY_METHOD,
+                     format_func=lambda m: METHOD_LABELS.get(m, m),
+                     help="FE pools as if all trials estimated one common effect; the others are random-effects "
+                          "models that differ in how they estimate the between-trial variance τ².")
+        ss.setdefault(KEY_HK, False)
+        st.toggle("Hartung-Knapp adjustment", key=KEY_HK,
+                  help="Wider, t-based confidence intervals that keep their coverage with few trials "
+                       "(Hartung & Knapp 2001).")
+        st.button("Reset filters", key="btn_reset", on_click=_reset_all)
+    view = View(spec=_spec_from_state(), method=ss[KEY_METHOD], hartung_knapp=bool(ss[KEY_HK]))
+    ss[KEY_VIEW] = view
+    write_url(view)
+    return view
+
+def show_url_notices() -> None:
+    """Tell the user which parts of a shared link were not understood (visible, never silent)."""
+    notices = st.session_state.get(KEY_NOTICES) or []
+    if notices:
+        # The notices quote what the link said: escaped, so a crafted link cannot become markup.
+        st.info("Some parts of the link were ignored:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notices),
+                icon=":material/info:")
+    link_version = st.session_state.get(KEY_LINK_VERSION)
+    if link_version and link_version != dataset_version():
+        st.info(f"This link was made with dataset version {md_escape(link_version)}; you are seeing version "
+                f"{dataset_version()}, so numbers may differ.", icon=":material/info:")
