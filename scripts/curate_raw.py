@@ -629,12 +629,13 @@ def finalise_flags(studies: dict[str, dict], effects: list[dict]) -> None:
 
 def build_reviews(raw_dir: Path, cur, problems):
     reviews, results = [], []
-    for name in ("reviews.csv", "reviews_extra.csv"):
+    # Every review file (reviews.csv, reviews_extra.csv, reviews_<round>.csv), as the docstring says.
+    for name in sorted(p.name for p in raw_dir.glob("reviews*.csv")):
         for r in read_csv(raw_dir / name):
             reviews.append({**{c: r.get(c, "") for c in REVIEWS_COLUMNS}, "raw_file": name})
     outcome_map = {o["outcome_label"]: o for o in cur["review_outcomes"]}
     signs = {(s["review_id"], s["outcome_label"], s["estimate"]): s["reported_sign"] for s in cur["review_signs"]}
-    for name in ("review_results.csv", "review_results_extra.csv"):
+    for name in sorted(p.name for p in raw_dir.glob("review_results*.csv")):
         for i, r in enumerate(read_csv(raw_dir / name), start=1):
             results.append(_review_result(f"R-{Path(name).stem}-{i:03d}", r, name, i, outcome_map, signs,
                                           problems))
