@@ -25,7 +25,7 @@ Conventions
 
 from ._common import OKABE_ITO, ROB_COLOURS, axis_title
 from .diagnostics import cumulative_plot, influence_plot, interval_plot, leave_one_out_plot, robustness_heatmap
-from .forest import forest, forest_plot, forest_plot_spec, forest_spec, study_columns, study_rows
+from .forest_chart import forest, forest_plot, forest_plot_spec, forest_spec, study_columns, study_rows
 from .funnel import FUNNEL_CONTOURS, funnel_plot
 from .moderators import bubble_plot, compare_plot, subgroup_forest
 from evidence.core.measures import RATIO_MEASURES
