@@ -62,7 +62,8 @@ def main() -> None:
     }
     for name, spec in specs.items():
         line(f"shipped  effects   {name}", *timed(lambda: effects(spec, con), r), goal=20)
-    line("shipped  analyse   depression (REML)", *timed(lambda: analyse(FilterSpec(outcome="depression"), con=con), r))
+    line("shipped  analyse   depression (REML)", *timed(lambda: analyse(FilterSpec(outcome="depression"), con=con), r),
+         goal=5)
     line("shipped  analyse   depression (REML + Hartung-Knapp)",
          *timed(lambda: analyse(FilterSpec(outcome="depression"), hartung_knapp=True, con=con), r))
 
@@ -85,7 +86,8 @@ def main() -> None:
     for name, spec in syn_specs.items():
         k = len(effects(spec, syn))
         line(f"synthetic effects  {name} (k={k:,})", *timed(lambda: effects(spec, syn), rs), goal=200)
-    line("synthetic analyse  depression (REML)", *timed(lambda: analyse(FilterSpec(outcome="depression"), con=syn), rs))
+    line("synthetic analyse  depression (REML)", *timed(lambda: analyse(FilterSpec(outcome="depression"), con=syn), rs),
+         goal=100)
 
     data = next(p for p in metapsy.DEFAULT_PATHS if p.is_file())
     raw = data.read_bytes()
