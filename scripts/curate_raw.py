@@ -108,7 +108,7 @@ OVERRIDABLE_EFFECT_COLUMNS = {"reported_sign", "score_type", "shared_control", "
                               "duplicate_group", "comparator", "outcome"}
 # Derivation kinds that make a number something other than what the source printed (flag "derived");
 # a number printed elsewhere on the page, a weeks->months timepoint or a restated sign is not flagged.
-FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd"}
+FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd", "ci-from-p"}
 
 
 class CurationError(RuntimeError):
