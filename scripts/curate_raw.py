@@ -20,7 +20,8 @@ Inputs
   ``study_overrides.csv`` (a characteristic chosen by hand, with the reason), ``peer_deliverer.csv``
   (who delivered the intervention, with the words it rests on), ``effect_codings.csv`` (sign convention,
   score type, shared arm and flags of particular rows), ``derivations.csv`` (how each number that is not in
-  its quote was obtained), ``review_outcomes.csv`` (review outcome labels -> outcome list).
+  its quote was obtained), ``review_outcomes.csv`` (review outcome labels -> outcome list), ``source_urls.csv``
+  (optional: the paper's own page for a source first read on an aggregator copy, with the text read there).
 
 Rules (see docs/data-model.md)
 ------------------------------
@@ -75,7 +76,8 @@ STUDIES_COLUMNS = (
     "ps_role peer_paid org_support peer_deliverer peer_deliverer_basis risk_of_bias in_white2020 white2020_ref "
     "id_aliases outcomes_no_data flags notes"
 ).split()
-SOURCES_COLUMNS = "source_id study_id source_review source_url source_location source_quote raw_file raw_row".split()
+SOURCES_COLUMNS = ("source_id study_id source_review source_url source_location second_source_url source_quote raw_file "
+                   "raw_row").split()
 EFFECTS_COLUMNS = (
     "effect_id study_id source_id comparison comparator shared_control shared_arm outcome measure higher_is_better "
     "timepoint_months n_ps mean_ps sd_ps n_ctl mean_ctl sd_ctl events_ps events_ctl reported_effect "
@@ -246,7 +248,11 @@ def read_trial_rows(raw_dir: Path, problems: list[str]) -> list[RawRow]:
 def load_curation(curation_dir: Path) -> dict[str, list[dict[str, str]]]:
     names = ("controlled_lists", "study_aliases", "study_overrides", "peer_deliverer", "effect_codings",
              "derivations", "review_outcomes", "review_signs")
-    return {n: read_csv(curation_dir / f"{n}.csv") for n in names}
+    out = {n: read_csv(curation_dir / f"{n}.csv") for n in names}
+    # Optional: the paper's own address for sources first read on an aggregator copy (issue 16 section 3).
+    path = curation_dir / "source_urls.csv"
+    out["source_urls"] = read_csv(path) if path.exists() else []
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -390,14 +396,36 @@ def _white_value(col: str, w: dict[str, str]) -> str:
     return ""
 
 
-def build_sources(rows: list[RawRow], white_rows: list[dict], aliases: dict[str, str]) -> list[dict]:
-    """One source per raw trial row and per White 2020 coding row."""
+def build_sources(rows: list[RawRow], white_rows: list[dict], aliases: dict[str, str],
+                  source_urls: list[dict] | None = None, problems: list[str] | None = None) -> list[dict]:
+    """One source per raw trial row and per White 2020 coding row.
+
+    A row of ``curation/source_urls.csv`` with a ``paper_url`` moves the source to the paper's own page (DOI,
+    PubMed, PMC, publisher) where the quote's numbers were read again (``checked_quote``); the aggregator copy
+    the extractor read is kept as ``second_source_url``. The quote itself is not changed.
+    """
+    problems = problems if problems is not None else []
+    keyed = {(r.file, r.row): r for r in rows}
+    moves = {}
+    for u in source_urls or []:
+        key = (u["raw_file"], int(u["raw_row"]))
+        if key not in keyed:
+            problems.append(f"source_urls.csv: {u['raw_file']} row {u['raw_row']} is not a raw trial row")
+        elif u.get("paper_url", "").strip():
+            if not u.get("paper_location", "").strip() or not u.get("checked_quote", "").strip():
+                problems.append(f"source_urls.csv: {u['raw_file']} row {u['raw_row']}: a paper_url needs "
+                                f"paper_location and checked_quote")
+            moves[key] = u
     sources = []
     for r in rows:
         c = r.cells
+        url, location, second = c["source_url"], c["source_location"], ""
+        if (r.file, r.row) in moves:
+            u = moves[(r.file, r.row)]
+            url, location, second = u["paper_url"].strip(), u["paper_location"].strip(), c["source_url"]
         sources.append({
             "source_id": f"S-{r.key}", "study_id": c["study_id"], "source_review": c["source_review"],
-            "source_url": c["source_url"], "source_location": c["source_location"],
+            "source_url": url, "source_location": location, "second_source_url": second,
             "source_quote": c["source_quote"], "raw_file": r.file, "raw_row": r.row,
         })
     for i, w in enumerate(white_rows, start=1):
@@ -861,7 +889,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         if d["peer_deliverer"] not in vocab["peer_deliverer"]:
             problems.append(f"peer_deliverer.csv: {d['study_id']}: {d['peer_deliverer']!r} not in the list")
     aliases = {a["alias_id"]: a["study_id"] for a in cur["study_aliases"]}
-    sources = build_sources(rows, white, aliases)
+    sources = build_sources(rows, white, aliases, cur["source_urls"], problems)
     effects = build_effects(rows, cur, verification, problems)
     for e in effects:  # an outcome recoded in effect_codings.csv must be in the controlled list too
         if e["outcome"] not in vocab["outcome"]:

@@ -54,7 +54,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     },
     "sources": {
         "source_id": _T, "study_id": _T, "source_review": _T, "source_url": _T, "source_location": _T,
-        "source_quote": _T, "raw_file": _T, "raw_row": _I,
+        "second_source_url": _T, "source_quote": _T, "raw_file": _T, "raw_row": _I,
     },
     "effects": {
         "effect_id": _T, "study_id": _T, "source_id": _T, "comparison": _T, "comparator": _T,

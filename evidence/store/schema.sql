@@ -64,6 +64,7 @@ CREATE TABLE sources (
     source_review   VARCHAR,
     source_url      VARCHAR,
     source_location VARCHAR,
+    second_source_url VARCHAR,
     source_quote    VARCHAR,
     raw_file        VARCHAR NOT NULL,
     raw_row         INTEGER NOT NULL CHECK (raw_row >= 1)
