@@ -17,7 +17,8 @@ import pandas as pd
 import stats
 
 from evidence import query
-from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, effect_set
+from evidence.analysis.data import EffectData
+from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, EffectSet, effect_set
 from evidence.core.errors import InvalidChoice, NoMatchingStudies
 from evidence.core.filters import FilterSpec
 from evidence.core.measures import Favours, measure
@@ -35,10 +36,13 @@ class Analysis:
     ----------
     spec : FilterSpec
         The filter analysed.
+    data : EffectData
+        ``yi``, ``vi``, study ids and sizes of the studies pooled: what :mod:`stats` is given.
     effects : DataFrame
-        The studies pooled (see :data:`evidence.analysis.selection.EFFECT_COLUMNS`).
+        The studies pooled, one wide row each (see :data:`evidence.analysis.selection.EFFECT_COLUMNS`);
+        built on first access (``as_frame()`` is the same table).
     excluded : DataFrame
-        ``study_id, effect_id, reason, kind`` for matching rows that were not pooled.
+        ``study_id, effect_id, reason, kind`` for matching rows that were not pooled (built on first access).
     pooled : stats.PooledEstimate or None
         The pooled result (``k = 1``: the single study's own estimate, nothing pooled).
     effect_measure : str
@@ -62,8 +66,7 @@ class Analysis:
     """
 
     spec: FilterSpec
-    effects: pd.DataFrame
-    excluded: pd.DataFrame
+    effect_set: EffectSet = field(repr=False)
     pooled: "stats.PooledEstimate | None"
     effect_measure: str
     favours: Favours
@@ -80,9 +83,28 @@ class Analysis:
     orientation_rule: str = ORIENTATION_RULE
 
     @property
+    def data(self) -> EffectData:
+        """The typed container given to :mod:`stats` (``yi``, ``vi``, study ids, sizes)."""
+        return self.effect_set.data
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """One wide row per study pooled (built once, on first access)."""
+        return self.effect_set.effects
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Matching rows that were not pooled, with the reason (built once, on first access)."""
+        return self.effect_set.excluded
+
+    def as_frame(self) -> pd.DataFrame:
+        """The studies pooled as a table (same as ``effects``)."""
+        return self.effects
+
+    @property
     def k(self) -> int:
         """Number of studies pooled."""
-        return len(self.effects)
+        return self.data.k
 
     @property
     def is_ratio(self) -> bool:
@@ -92,7 +114,7 @@ class Analysis:
     @property
     def participants(self) -> int:
         """Total participants of the pooled studies (after any shared-arm split, rounded)."""
-        return int(round(float(self.effects["n_total"].sum()))) if self.k else 0
+        return int(round(float(np.nansum(self.data.n_total)))) if self.k else 0
 
     def to_dict(self) -> dict:
         """Plain-Python summary (no frames): settings, pooled result, texts, study ids."""
@@ -103,7 +125,7 @@ class Analysis:
             "description": self.description, "scale_note": self.scale_note,
             "warnings": list(self.warnings), "notes": list(self.notes),
             "pooled": self.pooled.to_dict() if self.pooled is not None else None,
-            "study_ids": self.effects["study_id"].tolist(),
+            "study_ids": self.data.study_id.tolist(),
         }
 
 
@@ -126,11 +148,17 @@ def _culprit(spec: FilterSpec, con, uploads_dir) -> tuple[str | None, list[tuple
 CATCH_ALL_OUTCOMES = frozenset({"other"})
 
 
-def _warnings_for(es_frame: pd.DataFrame, k: int, hartung_knapp: bool, scale_note: str,
+def _count(values: np.ndarray, value=None, *, not_: bool = False) -> int:
+    """Rows equal to ``value`` (or, with ``not_``, different from it); elementwise on object arrays."""
+    hits = np.asarray(values, dtype=object) == value
+    return int((~hits).sum() if not_ else hits.sum())
+
+
+def _warnings_for(data: EffectData, k: int, hartung_knapp: bool, scale_note: str,
                   dataset: str, outcome: str | None = None) -> list[str]:
     out: list[str] = []
     if outcome in CATCH_ALL_OUTCOMES:
-        measures = es_frame["measure"].astype("string").fillna("").str.lower().nunique() if "measure" in es_frame else k
+        measures = len({("" if m is None else str(m)).lower() for m in data.column("measure")})
         out.append(f"'Other outcome' collects unrelated measures ({measures} different ones here, e.g. viral load, "
                    "blood pressure, service use): the pooled effect mixes them and should not be quoted. Read the "
                    "studies one by one.")
@@ -146,20 +174,21 @@ def _warnings_for(es_frame: pd.DataFrame, k: int, hartung_knapp: bool, scale_not
                    "the interval is very wide.")
     if scale_note and "Chinn" in scale_note:
         out.append(scale_note)
-    flagged = es_frame["flags"].astype("string").fillna("") != ""
-    if flagged.any():
-        out.append(f"{int(flagged.sum())} of {k} studies carry flags (e.g. derived numbers, "
+    flags = data.column("flags")
+    flagged = len(flags) - _count(flags, None) - _count(flags, "")
+    if flagged:
+        out.append(f"{flagged} of {k} studies carry flags (e.g. derived numbers, "
                    "inferred attribution, borderline peer definition); see the flags column.")
-    high = es_frame["risk_of_bias"].astype("string").fillna("") == "high"
-    if high.any():
-        out.append(f"{int(high.sum())} of {k} studies were judged at high risk of bias.")
-    unverified = es_frame["verification"].astype("string").fillna("") != "verified"
-    if unverified.any():
-        out.append(f"{int(unverified.sum())} of {k} studies use numbers not (yet) verified by a second reader.")
+    high = _count(data.column("risk_of_bias"), "high")
+    if high:
+        out.append(f"{high} of {k} studies were judged at high risk of bias.")
+    unverified = _count(data.column("verification"), "verified", not_=True)
+    if unverified:
+        out.append(f"{unverified} of {k} studies use numbers not (yet) verified by a second reader.")
     if dataset != "shipped":
-        imported = es_frame["dataset"] != "shipped"
-        if imported.any():
-            out.append(f"{int(imported.sum())} of {k} studies come from imported data, not the shipped dataset.")
+        imported = _count(data.column("dataset"), "shipped", not_=True)
+        if imported:
+            out.append(f"{imported} of {k} studies come from imported data, not the shipped dataset.")
     return out
 
 
@@ -198,14 +227,13 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
         raise InvalidChoice("method", method, stats.METHODS)
     es = effect_set(spec, con, target_months=target_months, multi_arm=multi_arm,
                     uploads_dir=uploads_dir, level=level)
-    k = len(es.effects)
+    k = es.data.k
     if k == 0:
         culprit, counts = _culprit(spec, con, uploads_dir)
         raise NoMatchingStudies(culprit, counts, spec.describe(0))
-    pooled = _pool(es.effects["yi"], es.effects["vi"], method=method, hartung_knapp=hartung_knapp,
-                   level=level)
-    warn = _warnings_for(es.effects, k, hartung_knapp, es.scale_note, spec.dataset, spec.outcome)
-    return Analysis(spec=spec, effects=es.effects, excluded=es.excluded, pooled=pooled,
+    pooled = _pool(es.data.yi, es.data.vi, method=method, hartung_knapp=hartung_knapp, level=level)
+    warn = _warnings_for(es.data, k, hartung_knapp, es.scale_note, spec.dataset, spec.outcome)
+    return Analysis(spec=spec, effect_set=es, pooled=pooled,
                     effect_measure=es.effect_measure, favours=es.favours,
                     description=spec.describe(k), scale_note=es.scale_note, warnings=tuple(warn),
                     method=method, hartung_knapp=hartung_knapp, level=level, notes=es.notes,

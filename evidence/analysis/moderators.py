@@ -55,7 +55,7 @@ def subgroup_table(a: Analysis, moderator: str) -> SubgroupResult:
         raise InvalidChoice("moderator", moderator, MODERATOR_COLUMNS)
     _require(a, "Subgroup analysis", 2)
     groups = a.effects[moderator].astype("string").fillna(NOT_REPORTED).tolist()
-    res = _quiet_stats(stats.subgroups, a.effects["yi"].to_numpy(float), a.effects["vi"].to_numpy(float),
+    res = _quiet_stats(stats.subgroups, a.data.yi, a.data.vi,
                        groups, **_same_settings(a))
     rows = []
     for g, p, pos in zip(res.groups, res.estimates, res.positions):
@@ -98,8 +98,8 @@ def meta_regression_table(a: Analysis, moderator: str) -> RegressionResult:
 
     if ok.sum() < 3:
         raise TooFewStudies(f"Meta-regression on {moderator}", int(ok.sum()), 3)
-    res = _quiet_stats(stats.meta_regression, a.effects["yi"].to_numpy(float)[ok],
-                       a.effects["vi"].to_numpy(float)[ok], x.to_numpy()[ok], names=[moderator],
+    res = _quiet_stats(stats.meta_regression, a.data.yi[ok],
+                       a.data.vi[ok], x.to_numpy()[ok], names=[moderator],
                        **_same_settings(a))
     table = pd.DataFrame({"term": list(res.names), "coefficient": res.coefficients, "se": res.se,
                           "ci_low": res.ci_low, "ci_high": res.ci_high, "statistic": res.statistic,
@@ -151,8 +151,8 @@ def compare_specs(spec_a: FilterSpec, spec_b: FilterSpec, method: str = "REML",
     b = analyse(spec_b, method, hartung_knapp, level, con, uploads_dir=uploads_dir)
     if a.effect_measure != b.effect_measure:
         raise IncomparableAnalyses(a.effect_measure, b.effect_measure)
-    y = np.concatenate([a.effects["yi"].to_numpy(float), b.effects["yi"].to_numpy(float)])
-    v = np.concatenate([a.effects["vi"].to_numpy(float), b.effects["vi"].to_numpy(float)])
+    y = np.concatenate([a.data.yi, b.data.yi])
+    v = np.concatenate([a.data.vi, b.data.vi])
     groups = ["A"] * a.k + ["B"] * b.k
     res = _quiet_stats(stats.subgroups, y, v, groups, method=method, hartung_knapp=hartung_knapp, level=level)
     pa, pb = res.estimates

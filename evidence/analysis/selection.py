@@ -59,9 +59,10 @@ from evidence.store import connection
 from evidence.core.errors import InvalidChoice, OutcomeRequired
 from evidence.core.measures import Favours
 from evidence.core.filters import FilterSpec, vocabulary
+from evidence.analysis.data import EffectData
 
 __all__ = [
-    "effects", "effect_set", "EffectSet", "classify_rows",
+    "effects", "effect_set", "EffectSet", "EffectData", "classify_rows",
     "computed_vs_reported", "DEFAULT_TARGET_MONTHS", "COMPARATOR_PREFERENCE",
     "SELECTION_RULE", "ORIENTATION_RULE", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
 ]
@@ -163,8 +164,12 @@ class EffectSet:
 
     Attributes
     ----------
+    data : EffectData
+        The typed container handed to :mod:`stats`: ``yi``, ``vi``, study ids and sizes, in the
+        frame's row order (built first; most analyses need nothing else).
     effects : DataFrame
         One row per study (per comparison with ``multi_arm="split"``); columns :data:`EFFECT_COLUMNS`.
+        Built on first access, from the same rows as ``data``.
     excluded : DataFrame
         ``study_id, effect_id, reason, kind`` for every matching row not used; ``kind`` is
         ``"unusable"`` (no poolable numbers on this scale) or ``"not selected"`` (another row of
@@ -183,19 +188,26 @@ class EffectSet:
         Number of matching effect rows before selection.
     """
 
-    __slots__ = ("effects", "effect_measure", "favours", "scale_note", "notes", "target_months",
-                 "n_candidates", "_excluded_fn", "_excluded")
+    __slots__ = ("data", "effect_measure", "favours", "scale_note", "notes", "target_months",
+                 "n_candidates", "_effects_fn", "_effects", "_excluded_fn", "_excluded")
 
-    def __init__(self, effects, excluded_fn, effect_measure, favours, scale_note, notes=(),
+    def __init__(self, data, effects_fn, excluded_fn, effect_measure, favours, scale_note, notes=(),
                  target_months=DEFAULT_TARGET_MONTHS, n_candidates=0):
-        for name, value in (("effects", effects), ("effect_measure", effect_measure), ("favours", favours),
+        for name, value in (("data", data), ("effect_measure", effect_measure), ("favours", favours),
                             ("scale_note", scale_note), ("notes", tuple(notes)),
                             ("target_months", float(target_months)), ("n_candidates", int(n_candidates)),
+                            ("_effects_fn", effects_fn), ("_effects", None),
                             ("_excluded_fn", excluded_fn), ("_excluded", None)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
         raise AttributeError("EffectSet is immutable")
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        if self._effects is None:  # a race builds the same frame twice; either copy is kept whole
+            object.__setattr__(self, "_effects", self._effects_fn())
+        return self._effects
 
     @property
     def excluded(self) -> pd.DataFrame:
@@ -951,7 +963,9 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     failed_frame = pd.DataFrame({
         "study_id": sid_all[failed], "effect_id": eid_all[failed],
         "reason": [why[i] or "effect could not be computed" for i in np.flatnonzero(failed)], "kind": "unusable"})
-    out = _finish_frame(chosen.take(np.flatnonzero(~failed)), scale, level, multi_arm)
+    final = chosen.take(np.flatnonzero(~failed))
+    final = final.take(_frame_order(final, multi_arm))
+    data = _effect_data(final, scale)
 
     def excluded() -> pd.DataFrame:
         parts = [_excluded_frame(classified_fn(), in_analysis, scale, keep), failed_frame]
@@ -967,13 +981,20 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
                       "(×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
         scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
-    return EffectSet(out, excluded, scale, Favours.for_scale(scale, ratio_direction), scale_note, notes, target,
-                     summary["n_rows"])
+    return EffectSet(data, lambda: _build_frame(final, scale, level, multi_arm), excluded, scale,
+                     Favours.for_scale(scale, ratio_direction), scale_note, notes, target, summary["n_rows"])
 
 
-def _finish_frame(chosen, scale: str, level: float, multi_arm: str) -> pd.DataFrame:
-    """Build the output frame once, column by column from arrays (cheaper than editing a wide frame)."""
-    z = float(ndtri(0.5 + level / 2.0))
+def _effect_data(c: _Cols, scale: str) -> EffectData:
+    """The typed container of the selected rows (in frame order)."""
+    n_total = c.num("n_ps_used") + c.num("n_ctl_used")
+    return EffectData(yi=np.asarray(c.num("yi"), dtype=float), vi=np.asarray(c.num("vi"), dtype=float),
+                      study_id=c.obj("study_id"), n_total=n_total, effect_measure=scale,
+                      columns=c.obj)
+
+
+def _frame_order(chosen, multi_arm: str) -> np.ndarray:
+    """Row order of the output: year, then study id (then comparison when trials have several rows)."""
     c0 = _Cols.wrap(chosen)
     year_key = c0.num("year")
     year_key = np.where(np.isnan(year_key), np.inf, year_key)
@@ -994,7 +1015,12 @@ def _finish_frame(chosen, scale: str, level: float, multi_arm: str) -> pd.DataFr
             else:
                 keys = (c0.text("comparison"),) + keys
         order = np.lexsort(keys)
-    c = c0.take(order)
+    return order
+
+
+def _build_frame(c: _Cols, scale: str, level: float, multi_arm: str) -> pd.DataFrame:
+    """Build the output frame once, column by column from arrays (cheaper than editing a wide frame)."""
+    z = float(ndtri(0.5 + level / 2.0))
     yi = np.asarray(c.num("yi"), dtype=float)
     vi = np.asarray(c.num("vi"), dtype=float)
     sei = np.sqrt(vi)

@@ -28,8 +28,8 @@ def leave_one_out_table(a: Analysis) -> pd.DataFrame:
         verdict_changes`` plus ``display_*`` (ratio scale for ratio analyses).
     """
     _require(a, "Leave-one-out", 2)
-    series = _quiet_stats(stats.leave_one_out, a.effects["yi"].to_numpy(float),
-                          a.effects["vi"].to_numpy(float), **_same_settings(a))
+    series = _quiet_stats(stats.leave_one_out, a.data.yi,
+                          a.data.vi, **_same_settings(a))
     base = _verdict(a, a.pooled)
     rows = []
     for pos, p in zip(series.positions, series.estimates):
@@ -47,7 +47,7 @@ def influence_table(a: Analysis) -> pd.DataFrame:
     χ²₁ median, hat > 3/k or |DFBETAS| > 1; Viechtbauer & Cheung 2010).
     """
     _require(a, "Influence diagnostics", 3)
-    inf = _quiet_stats(stats.influence, a.effects["yi"].to_numpy(float), a.effects["vi"].to_numpy(float),
+    inf = _quiet_stats(stats.influence, a.data.yi, a.data.vi,
                        **_same_settings(a))
     return pd.DataFrame({
         "study_id": a.effects["study_id"], "label": a.effects["label"], "yi": a.effects["yi"],
@@ -63,8 +63,8 @@ def cumulative_table(a: Analysis, by: str = "year") -> pd.DataFrame:
         raise InvalidChoice("by", by, ("year", "n_total", "timepoint_months"))
     _require(a, "Cumulative meta-analysis", 1)
     key = pd.to_numeric(a.effects[by], errors="coerce").fillna(np.inf).to_numpy(float)
-    series = _quiet_stats(stats.cumulative, a.effects["yi"].to_numpy(float),
-                          a.effects["vi"].to_numpy(float), key, **_same_settings(a))
+    series = _quiet_stats(stats.cumulative, a.data.yi,
+                          a.data.vi, key, **_same_settings(a))
     rows = []
     for step, (pos, p) in enumerate(zip(series.positions, series.estimates), start=1):
         rows.append({"step": step, "added": a.effects["study_id"].iat[pos],
@@ -114,15 +114,15 @@ def robustness_grid(spec: FilterSpec, con=None, *, base_method: str = "REML",
                     if sub is None:
                         rows.append({**row, "k": 0, "removed": why, "survives": False, "verdict": ""})
                         continue
-                    y = sub.effects["yi"].to_numpy(float)
-                    v = sub.effects["vi"].to_numpy(float)
+                    y = sub.data.yi
+                    v = sub.data.vi
                     removed = ""
                     if outliers == "removed":
                         if len(y) >= 3:
                             flags = np.asarray(_quiet_stats(stats.influence, y, v, method=method,
                                                             hartung_knapp=hk, level=level).is_influential,
                                                dtype=bool)
-                            removed = ", ".join(sub.effects["study_id"][flags])
+                            removed = ", ".join(np.asarray(sub.data.study_id, dtype=object)[flags])
                             y, v = y[~flags], v[~flags]
                         else:
                             removed = "too few studies to flag outliers"

@@ -44,7 +44,7 @@ def small_study(a: Analysis) -> SmallStudy:
     if a.k < SMALL_STUDY_MIN_K:
         notes.append(f"Only {a.k} studies: tests for funnel-plot asymmetry have little power with fewer than "
                      f"{SMALL_STUDY_MIN_K} studies (Cochrane Handbook 13.3.5.4); read them with caution.")
-    y, v = a.effects["yi"].to_numpy(float), a.effects["vi"].to_numpy(float)
+    y, v = a.data.yi, a.data.vi
     egger = _quiet_stats(stats.egger_test, y, v, level=a.level)
     tf = _quiet_stats(stats.trim_and_fill, y, v, **_same_settings(a))
     return SmallStudy(egger, tf, tuple(notes))

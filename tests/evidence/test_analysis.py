@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import stats
@@ -182,3 +183,29 @@ def test_catch_all_outcome_warns_that_its_pooled_effect_mixes_unrelated_measures
     assert other.warnings[0].startswith("'Other outcome' collects unrelated measures")
     depression = analyse(FilterSpec(outcome="depression"))
     assert not any("collects unrelated measures" in w for w in depression.warnings)
+
+
+def test_effect_data_is_the_frame_s_numbers_in_the_frame_s_order():
+    """The typed container handed to stats holds exactly the frame's yi, vi, ids and sizes, read-only."""
+    from evidence.analysis.data import EffectData
+
+    a = analyse(FilterSpec(outcome="depression"))
+    assert isinstance(a.data, EffectData) and a.data.k == a.k > 1
+    assert a.effect_set._effects is None  # pooling alone does not build the wide table
+    frame = a.effects
+    np.testing.assert_array_equal(a.data.yi, frame["yi"].to_numpy(float))
+    np.testing.assert_array_equal(a.data.vi, frame["vi"].to_numpy(float))
+    assert a.data.study_id.tolist() == frame["study_id"].tolist()
+    np.testing.assert_allclose(a.data.n_total, frame["n_total"].to_numpy(float))
+    assert a.as_frame() is frame and a.effects is frame  # built once
+    with pytest.raises(ValueError):
+        a.data.yi[0] = 0.0
+    assert a.data.column("risk_of_bias").tolist() == [
+        None if pd.isna(x) else x for x in frame["risk_of_bias"].tolist()]
+
+
+def test_effect_data_rejects_ragged_columns():
+    from evidence.analysis.data import EffectData
+
+    with pytest.raises(ValueError, match="one value per study"):
+        EffectData(yi=[0.1, 0.2], vi=[0.01], study_id=["a", "b"], n_total=[10, 20], effect_measure="SMD")
