@@ -254,7 +254,7 @@ class _Cols:
     handed out are shared: callers copy before writing into them.
     """
 
-    __slots__ = ("_df", "_pos", "_extra", "_cache", "_parent", "n")
+    __slots__ = ("_df", "_pos", "_extra", "_cache", "_parent", "_inherited", "_root_converts", "n")
 
     def __init__(self, df: pd.DataFrame, pos: np.ndarray | None = None, extra: dict | None = None):
         self._df = df
@@ -262,7 +262,16 @@ class _Cols:
         self._extra = dict(extra or {})
         self._cache: dict = {}
         self._parent: tuple[_Cols, np.ndarray] | None = None  # (the rows taken from, positions)
+        self._inherited: frozenset[str] = frozenset()  # computed columns of the rows taken from (read lazily)
+        self._root_converts = False  # a shared store's rows: subsets convert columns here, once
         self.n = len(df) if pos is None else len(pos)
+
+    def _delegates(self, name: str) -> bool:
+        """Whether column ``name`` is converted by a shared ancestor (then taken) rather than here."""
+        if self._parent is None or name in self._extra:
+            return False
+        parent = self._parent[0]
+        return parent._root_converts or parent._delegates(name)
 
     def _get(self, key):
         hit = self._cache.get(key)
@@ -278,7 +287,11 @@ class _Cols:
         key = (kind, name)
         hit = self._get(key)
         if hit is None:
-            hit = self._cache[key] = convert(self.raw(name))
+            if self._delegates(name):  # convert the whole store's column once, then take these rows
+                parent, pos = self._parent
+                hit = self._cache[key] = parent._memo(kind, name, convert).take(pos)
+            else:
+                hit = self._cache[key] = convert(self.raw(name))
         return hit
 
     @classmethod
@@ -288,6 +301,7 @@ class _Cols:
     def add(self, **arrays) -> "_Cols":
         for name, values in arrays.items():
             self._extra[name] = values
+            self._inherited = self._inherited - {name}
             for key in [k for k in self._cache if k[1] == name]:
                 del self._cache[key]
         return self
@@ -298,14 +312,14 @@ class _Cols:
         pos = np.asarray(pos, dtype=np.intp)
         if not copy and len(pos) == self.n and (pos == np.arange(self.n)).all():
             return self
-        out = _Cols(self._df, pos if self._pos is None else self._pos[pos],
-                    {k: v.take(pos) for k, v in self._extra.items()})
+        out = _Cols(self._df, pos if self._pos is None else self._pos[pos])
         out._parent = (self, pos)
+        out._inherited = frozenset(self._extra) | self._inherited  # taken from the parent when read
         return out
 
     def has(self, name: str) -> bool:
         """Whether a computed column ``name`` was attached (here or to the rows taken from)."""
-        return name in self._extra
+        return name in self._extra or name in self._inherited
 
     def raw(self, name: str):
         key = ("raw", name)
@@ -313,6 +327,9 @@ class _Cols:
         if hit is None:
             if name in self._extra:
                 hit = self._extra[name]
+            elif name in self._inherited:
+                parent, pos = self._parent
+                hit = parent.raw(name).take(pos)
             else:
                 s = self._df[name]
                 hit = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
@@ -361,19 +378,25 @@ class _PreparedStore:
     shipped store the wide candidate query and its frame were most of an analysis' time.
     """
 
-    __slots__ = ("cols", "_sorted_ids", "_order", "__weakref__")
+    __slots__ = ("cols", "_sorted_ids", "_order", "_pos_of_rowid", "__weakref__")
 
     def __init__(self, rows: pd.DataFrame):
         self.cols = _Cols(rows)
+        self.cols._root_converts = True
         self.cols.add(**_classify_arrays(self.cols))
         ids = self.cols.text("effect_id")
         self._order = np.argsort(ids, kind="stable")
         self._sorted_ids = ids[self._order]
+        rowids = np.asarray(self.cols.num("effect_rowid"), dtype=np.int64) if len(ids) else np.empty(0, np.int64)
+        self._pos_of_rowid = np.full(int(rowids.max()) + 1 if len(rowids) else 0, -1, dtype=np.intp)
+        self._pos_of_rowid[rowids] = np.arange(len(rowids))
         rank = np.empty(len(ids), dtype=float)
         rank[self._order] = np.arange(len(ids))
         k_comparator, k_primary = _row_keys(self.cols)
         # the rule's row-local steps and its last tie-break, computed once instead of per analysis
         self.cols.add(effect_rank=rank, k_comparator=k_comparator, k_primary=k_primary)
+        # integer codes of the grouping columns: a subset groups by them without factorising text again
+        self.cols.add(**{f"{name}_code": pd.factorize(values(self.cols))[0] for name, values in _CODED.items()})
 
     def positions(self, effect_ids: np.ndarray) -> np.ndarray:
         """Row positions of the given effect ids, in store order (ids the store lacks are skipped)."""
@@ -383,6 +406,13 @@ class _PreparedStore:
         idx = np.minimum(idx, len(self._sorted_ids) - 1)
         found = self._sorted_ids[idx] == effect_ids
         return np.sort(self._order[idx[found]])
+
+
+    def positions_of_rowids(self, rowids: np.ndarray) -> np.ndarray:
+        """Row positions of the given effects-table row ids, in store order (unknown ids skipped)."""
+        rowids = rowids[(rowids >= 0) & (rowids < len(self._pos_of_rowid))]
+        pos = self._pos_of_rowid[rowids]
+        return np.sort(pos[pos >= 0])
 
 
 _prepared: "weakref.WeakKeyDictionary[object, _PreparedStore]" = weakref.WeakKeyDictionary()
@@ -491,10 +521,10 @@ def _summary_from_cols(c: _Cols) -> dict:
     has = ~pd.isna(route)
     hv = c.boolean("higher_is_better").to_numpy(dtype=float, na_value=np.nan)
     known = ~np.isnan(hv)
-    sid = c.obj("study_id")
+    sid = _codes(c, "study_id")  # -1 where the id is missing (not counted)
     rr = has & _isin(route, ("arm_binary", "reported_rr"))
     orr = has & _isin(route, ("arm_binary", "reported_or"))
-    nunique = lambda m: len({s for s in sid[m] if s is not None})  # noqa: E731
+    nunique = lambda m: len(np.unique(sid[m & (sid >= 0)]))  # noqa: E731
     mean = lambda m: float(hv[m].mean()) if m.any() else None  # noqa: E731
     return {"n_usable": int(has.sum()), "n_continuous": int((has & (c.obj("kind") == "continuous")).sum()),
             "studies": nunique(has), "rr_studies": nunique(rr), "or_studies": nunique(orr),
@@ -535,6 +565,19 @@ def _row_keys(c: "_Cols") -> tuple[np.ndarray, np.ndarray]:
     return k_comp, k_primary
 
 
+#: Columns the selection groups by, each as the values its codes stand for (missing values get a code too).
+_CODED = {
+    "study_id": lambda c: c.plain("study_id"),
+    "measure": lambda c: np.where(c.isna("measure"), "\x00none", c.obj("measure")).astype(object),
+    "comparison": lambda c: np.where(c.isna("comparison"), "", c.obj("comparison")).astype(object),
+}
+
+
+def _codes(c: "_Cols", name: str) -> np.ndarray:
+    """Integer codes of ``name`` (equal values, equal codes): the store's, else factorised here."""
+    return c.raw(f"{name}_code") if c.has(f"{name}_code") else pd.factorize(_CODED[name](c))[0]
+
+
 def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarray]:
     """Sort keys (one column per step of the rule, smaller first) and each row's measure use."""
     c = _Cols.wrap(df)
@@ -544,9 +587,7 @@ def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarr
     k_native = ((scale == "SMD") & (c.obj("kind") == "binary")).astype(float)
     k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
     k_long = np.where(np.isnan(t), np.inf, -t)
-    measure = np.where(c.isna("measure"), "\x00none", c.obj("measure")).astype(object)
-    m_codes, _ = pd.factorize(measure)
-    s_codes, _ = pd.factorize(c.plain("study_id"))
+    m_codes, s_codes = _codes(c, "measure"), _codes(c, "study_id")
     pairs = _unique_pairs(m_codes, s_codes)
     use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if n else 0).astype(float)
     measure_use = use[m_codes] if n else np.empty(0)
@@ -563,11 +604,12 @@ def _select_positions(c: _Cols, scale: str, target: float, multi_arm: str
     """Positions of the chosen rows, their extra columns, and positions of the others."""
     n = c.n
     keys, measure_use = _selection_keys(c, scale, target)
-    study = c.plain("study_id")
-    comparison = np.where(c.isna("comparison"), "", c.obj("comparison")).astype(object)
-    group_vals = study if multi_arm == "one" else np.array([f"{a}\x00{b}" for a, b in zip(study, comparison)],
-                                                          dtype=object)
-    g_codes, _ = pd.factorize(group_vals)
+    s_codes, c_codes = _codes(c, "study_id"), _codes(c, "comparison")
+    if multi_arm == "one" or not n:
+        g_codes = s_codes
+    else:  # one group per (study, comparison)
+        g_codes = np.unique(s_codes.astype(np.int64) * (np.int64(c_codes.max()) + 1) + c_codes,
+                            return_inverse=True)[1].ravel()
     if c.has("effect_rank"):  # ranked once for the whole store (same order within any subset)
         eff_order = c.num("effect_rank")
     else:
@@ -591,8 +633,7 @@ def _select_positions(c: _Cols, scale: str, target: float, multi_arm: str
         step = np.where(differs.any(axis=1), differs.argmax(axis=1), len(_KEY_ORDER))
         decisive = np.where(runner_pos >= 0, names[step], None).astype(object)
     counts = np.bincount(g_codes, minlength=g_codes.max() + 1 if n else 0)
-    s_codes, _ = pd.factorize(study)
-    sc = _unique_pairs(s_codes, pd.factorize(comparison)[0])
+    sc = _unique_pairs(s_codes, c_codes)
     n_comp = np.bincount(sc[:, 0], minlength=s_codes.max() + 1 if n else 0)
     extra = {"n_candidates": counts[g_codes[chosen_pos]] if n else np.empty(0, dtype=int),
              "n_comparisons": n_comp[s_codes[chosen_pos]] if n else np.empty(0, dtype=int),
@@ -901,7 +942,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
         store = _prepared_store(c)
-        cand = store.cols.take(store.positions(query.matching_effect_ids(spec, c)), copy=True)
+        cand = store.cols.take(store.positions_of_rowids(query.matching_effect_rowids(spec, c)), copy=True)
         cand.add(dataset=np.full(cand.n, name, dtype=object))
     else:  # merged datasets (or asked for): read the matching rows now and classify them
         cand = _Cols(query.candidate_rows(spec, con, uploads_dir=uploads_dir))

@@ -306,6 +306,18 @@ def test_matching_ids_are_the_rows_the_filter_keeps(synthetic_con):
         assert sorted(ids) == sorted(query.candidate_rows(spec, synthetic_con)["effect_id"]) and len(ids)
 
 
+def test_matching_rowids_name_the_same_rows_as_the_ids(synthetic_con):
+    from evidence import query
+
+    rows = query.all_candidate_rows(synthetic_con)
+    id_of_rowid = dict(zip(rows["effect_rowid"], rows["effect_id"]))
+    for spec in (FilterSpec(outcome="depression"), FilterSpec(outcome="depression", ps_format=("group",),
+                                                              timepoint_months=(0, 12))):
+        rowids = query.matching_effect_rowids(spec, synthetic_con)
+        assert rowids.dtype == np.int64 and len(rowids)
+        assert sorted(id_of_rowid[r] for r in rowids) == sorted(query.matching_effect_ids(spec, synthetic_con))
+
+
 def test_an_unknown_engine_is_refused(con):
     with pytest.raises(ValueError, match="must be one of"):
         effect_set(FilterSpec(outcome="depression"), con, engine="sql")
