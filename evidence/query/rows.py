@@ -95,26 +95,24 @@ def all_candidate_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                   + "ORDER BY e.effect_id")
 
 
-def matching_effect_ids(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> np.ndarray:
-    """The ``effect_id`` of every row of one store that passes the filter, as an array of str."""
+def _matching(spec: FilterSpec, con: duckdb.DuckDBPyConnection, column: str) -> np.ndarray:
+    """One column of every effect row of one store that passes the filter, as a numpy array."""
     where, params = spec.where()
     cur = con.cursor()
     try:
-        ids = cur.execute("SELECT e.effect_id FROM effects e JOIN studies s ON s.study_id = e.study_id "
-                          f"WHERE {where}", params).fetchnumpy()["effect_id"]
+        return cur.execute(f"SELECT {column} AS v FROM effects e JOIN studies s ON s.study_id = e.study_id "
+                           f"WHERE {where}", params).fetchnumpy()["v"]
     finally:
         cur.close()
+
+
+def matching_effect_ids(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """The ``effect_id`` of every row of one store that passes the filter, as an array of str."""
+    ids = _matching(spec, con, "e.effect_id")
     return np.asarray(ids, dtype=object).astype(str) if len(ids) else np.array([], dtype=str)
 
 
 def matching_effect_rowids(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> np.ndarray:
     """The effects-table row id of every row of one store that passes the filter (int64; integers travel
     and compare faster than the ids' text on large stores). Stable while the store is open read-only."""
-    where, params = spec.where()
-    cur = con.cursor()
-    try:
-        ids = cur.execute("SELECT e.rowid AS r FROM effects e JOIN studies s ON s.study_id = e.study_id "
-                          f"WHERE {where}", params).fetchnumpy()["r"]
-    finally:
-        cur.close()
-    return np.asarray(ids, dtype=np.int64)
+    return np.asarray(_matching(spec, con, "e.rowid"), dtype=np.int64)
