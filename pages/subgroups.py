@@ -16,6 +16,7 @@ ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
 side = analysis.favours.side
 st.caption(f"{analysis.description}. Model: {analysis.pooled.describe()}.")
+ui.download_code(view)
 
 MODERATOR_LABELS = {**ui.FIELD_LABELS, "country": "Country", "design": "Design", "measure": "Measure (scale)",
                     "dataset": "Dataset", "computed_from": "Effect computed from",

@@ -131,11 +131,20 @@ def python_script(a: Analysis, *, dataset_version: str, link: str) -> str:
     })
 
 
+def _without_nul(rows: pd.DataFrame) -> pd.DataFrame:
+    """R's read.csv stops at a NUL character; none belongs in a label or a quote, so it shows as U+FFFD."""
+    out = rows.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(lambda v: v.replace("\x00", "\ufffd") if isinstance(v, str) else v)
+    return out
+
+
 def analysis_zip(a: Analysis, rows: pd.DataFrame, *, dataset_version: str, link: str) -> bytes:
     """The zip of :data:`ZIP_FILES` for analysis ``a`` with its export rows
     (:func:`evidence.analysis.export_rows.export_rows`)."""
     files = {
-        "effects.csv": table_csv(rows),
+        "effects.csv": table_csv(_without_nul(rows)),
         "analysis.R": r_script(a, dataset_version=dataset_version, link=link).encode("utf-8"),
         "analysis.py": python_script(a, dataset_version=dataset_version, link=link).encode("utf-8"),
     }

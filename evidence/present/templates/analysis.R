@@ -92,7 +92,7 @@ record <- function(section, position, study, values) {
                                                        sprintf("%.17g", unlist(values))))
 }
 pooled_values <- function(f) list(estimate = c(f$beta), se = f$se, ci_low = f$ci.lb, ci_high = f$ci.ub,
-                                  p_value = f$pval, tau2 = one(f, f$tau2), i2 = one(f, f$I2), q = f$QE,
+                                  p_value = f$pval, tau2 = one(f, f$tau2), i2 = one(f, f$I2), q = one(f, f$QE),
                                   k = f$k)
 record("pooled", 0, "", pooled_values(fit))
 if (k >= 3) {
