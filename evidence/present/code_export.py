@@ -1,7 +1,7 @@
 """A view as code to take away: a zip of the pooled effect rows (``effects.csv``), ``analysis.R`` (metafor)
 and ``analysis.py`` (this project's :mod:`stats`), which refit what the dashboard showed.
 
-The scripts are fixed templates (``templates/analysis.R``, ``templates/analysis.py``); only a few values
+The scripts are fixed templates (``templates/analysis.R.tmpl``, ``templates/analysis.py.tmpl``); only a few values
 are written into them: the dataset version, the filters in words, the link that restores the view, the
 effect measure and the model settings. Those that come from users (filter words name hand-excluded study
 ids, which an imported sheet chooses) go in as escaped string literals (:func:`r_string`,
@@ -104,7 +104,7 @@ _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 
 def _fill(template: str, values: dict[str, str]) -> str:
     """The template with each placeholder replaced in one pass (a value is never scanned for more)."""
-    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    text = (TEMPLATES / f"{template}.tmpl").read_text(encoding="utf-8")
     wanted = set(_PLACEHOLDER.findall(text))
     if wanted != set(values):
         raise ValueError(f"{template}: placeholders {sorted(wanted)} but values for {sorted(values)}")
