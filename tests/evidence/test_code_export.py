@@ -224,3 +224,50 @@ def test_same_view_same_bytes():
     rows = export_rows(a)
     one = analysis_zip(a, rows, dataset_version="v", link="?x=1")
     assert one == analysis_zip(replace(a), rows, dataset_version="v", link="?x=1")
+
+
+def _fixture_outcomes(con) -> list[str]:
+    from evidence import query
+    return sorted(set(query.table("effects", con)["outcome"]))
+
+
+@pytest.mark.parametrize("multi_arm", ["one", "split"])
+def test_every_fixture_case_exports_and_its_python_script_reproduces_it(con, tmp_path, multi_arm):
+    """The fixture store's invented cases (every route, orientation, multi-arm trials, shared arms)."""
+    from evidence.core.errors import EvidenceError
+    done = 0
+    for outcome in _fixture_outcomes(con):
+        try:
+            a = analyse(FilterSpec(outcome=outcome), con=con, multi_arm=multi_arm)
+        except EvidenceError:
+            continue
+        rows = export_rows(a, con)
+        folder = _unzip(analysis_zip(a, rows, dataset_version="fixture", link="?x"), tmp_path / f"{outcome}-{multi_arm}")
+        run = _run_py(folder)
+        assert run.returncode == 0, (outcome, run.stderr[-2000:])
+        got = _results(folder / "results_py.csv")
+        assert _same(got[("pooled", 0, "estimate")], a.pooled.estimate), outcome
+        done += 1
+    assert done >= 3
+
+
+def test_an_imported_dataset_merged_with_the_shipped_one_exports(rscript, tmp_path, uploads):
+    from evidence import ingest
+    from evidence.ingest.sheet import SHEET_COLUMNS
+    good = dict(study_id="Smith2020", first_author="Smith", year="2020", country="UK", population="depression",
+                setting="primary care", ps_format="group", comparator="usual care", outcome="depression",
+                measure="PHQ-9", higher_is_better="no", timepoint_months="6", n_ps="40", mean_ps="8.5",
+                sd_ps="4.1", n_ctl="42", mean_ctl="10.2", sd_ctl="4.4", source_review="primary paper",
+                source_url="https://example.org/smith", source_location="Table 2", source_quote="8.5 vs 10.2")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SHEET_COLUMNS)
+    w.writerow([good.get(c, "") for c in SHEET_COLUMNS])
+    ingest.import_sheet(buf.getvalue().encode("utf-8"), "mine.csv", "mine", uploads_dir=uploads)
+    a = analyse(FilterSpec(outcome="depression", dataset="all"), uploads_dir=uploads)
+    rows = export_rows(a, uploads_dir=uploads)
+    assert "mine" in set(rows["dataset"]) and "shipped" in set(rows["dataset"])
+    folder = _unzip(analysis_zip(a, rows, dataset_version="v", link="?dataset=all"), tmp_path / "merged")
+    run = _run_r(rscript, folder)
+    assert run.returncode == 0, run.stderr[-2000:]
+    _check(_results(folder / "results_R.csv"), _expected(a), "R (merged datasets)")
