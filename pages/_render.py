@@ -149,8 +149,10 @@ def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV")
 
 def download_code(view: View) -> None:
     """The view as code: a zip of the pooled rows (CSV), analysis.R (metafor) and analysis.py (stats)."""
-    data = result("code_zip", view, view_link(view))  # cached: same view, same bytes
-    st.download_button("Rerun this view in R or Python (zip)", icon=":material/code:", data=data,
+    link = view_link(view)
+    # Built when clicked (about 30 ms for a new view, cached by view after that), not on every rerun.
+    st.download_button("Rerun this view in R or Python (zip)", icon=":material/code:",
+                       data=lambda: result("code_zip", view, link),
                        file_name=f"peer_support_{_file_stem(view.spec.outcome)}_code.zip", mime="application/zip",
                        key="dl_code_zip", on_click="ignore",
                        help="effects.csv (the studies pooled, with their raw inputs and sources), analysis.R "

@@ -8,7 +8,7 @@ import io
 import zipfile
 
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.media_file_manager import MediaFileManager
 
 from evidence import FilterSpec, analyse
 
@@ -19,24 +19,27 @@ LABEL = "Rerun this view in R or Python (zip)"
 
 
 @pytest.fixture()
-def served(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    """Every file the app hands Streamlit's media store in a run: (bytes, mimetype, file name)."""
-    seen: list[tuple[bytes, str, str | None]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
+def served(monkeypatch) -> list[tuple[object, str, str | None]]:
+    """Every deferred download the app registers in a run: (the callable a click runs, mimetype, file name)."""
+    seen: list[tuple[object, str, str | None]] = []
+    original = MediaFileManager.add_deferred
 
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        if isinstance(path_or_data, bytes):
-            seen.append((path_or_data, mimetype, filename))
-        return original(self, path_or_data, mimetype, kind, filename)
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        seen.append((data_callable, mimetype, file_name))
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
 
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
     return seen
 
 
 def _zip_served(served) -> tuple[bytes, str]:
-    zips = [(data, name) for data, mime, name in served if mime == "application/zip"]
+    """The bytes a click on the code download would send (its callable, run as Streamlit runs it)."""
+    zips = [(make, name) for make, mime, name in served if mime == "application/zip"]
     assert len(zips) == 1, f"expected one zip download, got {[(m, n) for _, m, n in served]}"
-    return zips[0]
+    make, name = zips[0]
+    data = make()
+    assert isinstance(data, bytes)
+    return data, name
 
 
 @pytest.mark.parametrize("path", ANALYSIS_PAGES)
