@@ -8,6 +8,7 @@ import csv
 import io
 import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evidence import FilterSpec, analyse
 from evidence.analysis import leave_one_out_table, small_study
@@ -202,6 +205,39 @@ def test_hostile_filter_text_stays_inside_literals_and_comments(rscript, tmp_pat
     assert (tmp_path / "filters.bin").read_bytes() == a.description.replace("\x00", "\ufffd").encode("utf-8")
     assert _run_r(rscript, folder).returncode == 0
     assert not list(tmp_path.rglob("PWNED*")) and not list(ROOT.glob("PWNED*"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_python_literal_and_comment_hold_any_text(text):
+    literal = py_string(text)
+    assert literal.isascii() and ast.literal_eval(literal) == text
+    line = comment_text(text)
+    assert len(("# " + line).splitlines()) <= 1 and len(line) == len(text)
+    tree = ast.parse(f"# {line}\nX = {literal}\n")
+    assert len(tree.body) == 1 and ast.literal_eval(tree.body[0].value) == text
+
+
+def test_r_literals_hold_any_text(rscript, tmp_path):
+    """Many generated strings (every Unicode plane, quotes, backslashes, controls) parsed by R in one run."""
+    rng = random.Random(15)  # seeded: the same strings every run
+    points = [(0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, 0x10FFFF)]
+    texts = ["".join(chr(rng.randint(*rng.choice(points))) for _ in range(rng.randint(0, 40))) for _ in range(200)]
+    texts += ['"', "\\", '\\"', "\n", "\r\n", "\u202e", "\U0001f600", "\ud800", "\x00", "\x7f", "'", "`"]
+    exprs = "\n".join(f"x[{i + 1}] <- {r_string(t)}" for i, t in enumerate(texts))
+    script = tmp_path / "probe.R"
+    script.write_text(f"x <- character({len(texts)})\n{exprs}\n"
+                      'con <- file("out.bin", "wb"); for (s in x) { b <- charToRaw(enc2utf8(s)); '
+                      "writeBin(length(b), con); writeBin(b, con) }; close(con)\n", encoding="ascii")
+    run = subprocess.run([rscript, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    data, got, at = (tmp_path / "out.bin").read_bytes(), [], 0
+    while at < len(data):
+        n = int.from_bytes(data[at:at + 4], "little")
+        got.append(data[at + 4:at + 4 + n].decode("utf-8"))
+        at += 4 + n
+    want = ["".join("\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in t) for t in texts]
+    assert got == want
 
 
 def test_escapes_round_trip():
