@@ -17,6 +17,7 @@ import pandas as pd
 
 from evidence import query
 from evidence.analysis.analyse import Analysis
+from evidence.analysis.moderators import MODERATOR_COLUMNS
 from evidence.analysis.selection import _compute, classify_rows
 
 __all__ = ["EXPORT_COLUMNS", "export_rows", "RAW_INPUT_COLUMNS"]
@@ -32,7 +33,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "study_id", "label", "year", "effect_id", "dataset", "outcome", "measure", "effect_measure",
     "yi", "vi", "route", "orientation", "higher_is_better", *RAW_INPUT_COLUMNS,
     "computed_from", "conversion", "timepoint_months", "comparison", "risk_of_bias", "verification",
-    "source_review", "source_url", "source_location", "source_quote", "derived", "derivation", "flags",
+    *(c for c in MODERATOR_COLUMNS if c not in ("risk_of_bias", "measure", "dataset", "computed_from")),
+    "n_total", "source_review", "source_url", "source_location", "source_quote", "derived", "derivation", "flags",
 )
 
 #: Agreement required between the selection's effect and the one recomputed without orientation.
@@ -89,7 +91,8 @@ def export_rows(a: Analysis, con=None, *, uploads_dir=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns :data:`EXPORT_COLUMNS`, one row per pooled study in the analysis' order. ``route`` is
+        Columns :data:`EXPORT_COLUMNS`, one row per pooled study in the analysis' order (with the study
+        characteristics the Subgroups page can group by, :data:`MODERATOR_COLUMNS`). ``route`` is
         ``arm_continuous`` (Hedges' g from means/SDs), ``arm_binary`` (log OR/RR from events, converted
         to an SMD with Chinn's factor on an SMD analysis), ``reported_smd``, ``reported_md``,
         ``reported_or`` or ``reported_rr`` (from the reported effect and its 95% CI). ``derived`` says
@@ -108,9 +111,9 @@ def export_rows(a: Analysis, con=None, *, uploads_dir=None) -> pd.DataFrame:
     }
     for col in RAW_INPUT_COLUMNS:
         out[col] = used[col] if col in used else raw[col]
-    for col in ("computed_from", "conversion", "timepoint_months", "comparison", "risk_of_bias",
-                "verification", "source_review", "source_url", "source_location", "source_quote", "flags"):
-        out[col] = e[col]
+    for col in EXPORT_COLUMNS:
+        if col not in out and col in e:
+            out[col] = e[col]
     out["derived"] = raw["derived"].astype("boolean")
     out["derivation"] = raw["derivation"]
     return pd.DataFrame(out, columns=list(EXPORT_COLUMNS))

@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from evidence.analysis.analyse import Analysis
+from evidence.analysis.moderators import MODERATOR_COLUMNS
+from evidence.core.errors import InvalidChoice
 from evidence.core.measures import measure
 from evidence.present.export import table_csv
 
@@ -111,23 +113,25 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def r_script(a: Analysis, *, dataset_version: str, link: str) -> str:
+def r_script(a: Analysis, *, dataset_version: str, link: str, moderator: str | None = None) -> str:
     """``analysis.R``: escalc checks, ``rma`` with the view's method and test, leave1out, regtest, trimfill."""
     return _fill("analysis.R", {
         "HEADER": "\n".join(header_lines(a, title="analysis.R", dataset_version=dataset_version, link=link)),
         "R_VERSION": r_string(dataset_version), "R_FILTERS": r_string(a.description), "R_LINK": r_string(link),
         "R_MEASURE": r_string(a.effect_measure), "R_METHOD": r_string(a.method),
         "R_TEST": r_string("knha" if a.hartung_knapp else "z"), "R_LEVEL": repr(float(a.level) * 100.0),
+        "R_MODERATOR": "NULL" if moderator is None else r_string(_moderator(moderator)),
     })
 
 
-def python_script(a: Analysis, *, dataset_version: str, link: str) -> str:
+def python_script(a: Analysis, *, dataset_version: str, link: str, moderator: str | None = None) -> str:
     """``analysis.py``: the same analyses with this project's :mod:`stats`."""
     return _fill("analysis.py", {
         "HEADER": "\n".join(header_lines(a, title="analysis.py", dataset_version=dataset_version, link=link)),
         "PY_VERSION": py_string(dataset_version), "PY_FILTERS": py_string(a.description),
         "PY_LINK": py_string(link), "PY_MEASURE": py_string(a.effect_measure), "PY_METHOD": py_string(a.method),
         "PY_HK": repr(bool(a.hartung_knapp)), "PY_LEVEL": repr(float(a.level)),
+        "PY_MODERATOR": "None" if moderator is None else py_string(_moderator(moderator)),
     })
 
 
@@ -140,13 +144,22 @@ def _without_nul(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def analysis_zip(a: Analysis, rows: pd.DataFrame, *, dataset_version: str, link: str) -> bytes:
+def _moderator(name: str) -> str:
+    if name not in MODERATOR_COLUMNS:
+        raise InvalidChoice("moderator", name, MODERATOR_COLUMNS)
+    return name
+
+
+def analysis_zip(a: Analysis, rows: pd.DataFrame, *, dataset_version: str, link: str,
+                 moderator: str | None = None) -> bytes:
     """The zip of :data:`ZIP_FILES` for analysis ``a`` with its export rows
-    (:func:`evidence.analysis.export_rows.export_rows`)."""
+    (:func:`evidence.analysis.export_rows.export_rows`); with ``moderator`` the scripts also pool each of
+    its subgroups and test the difference, as the Subgroups page does."""
     files = {
         "effects.csv": table_csv(_without_nul(rows)),
-        "analysis.R": r_script(a, dataset_version=dataset_version, link=link).encode("utf-8"),
-        "analysis.py": python_script(a, dataset_version=dataset_version, link=link).encode("utf-8"),
+        "analysis.R": r_script(a, dataset_version=dataset_version, link=link, moderator=moderator).encode("utf-8"),
+        "analysis.py": python_script(a, dataset_version=dataset_version, link=link,
+                                     moderator=moderator).encode("utf-8"),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -61,7 +61,21 @@ def test_each_analysis_page_offers_the_view_as_a_zip_of_three_files(path, served
         assert a.description in script and "DL estimator" in script and "Hartung-Knapp adjustment" in script
         assert "?outcome=depression&method=DL&hk=1&version=" in script
     assert 'METHOD <- "DL"' in script_r and 'TEST <- "knha"' in script_r
+    # The Subgroups page's scripts also pool the subgroups of its moderator (the default: format).
+    subgroups = path == "pages/subgroups.py"
+    assert ('MODERATOR <- "ps_format"' if subgroups else "MODERATOR <- NULL") in script_r
+    assert ("MODERATOR = 'ps_format'" if subgroups else "MODERATOR = None") in script_py
+    assert "ps_format" in rows[0]
     assert "METHOD = 'DL'" in script_py and "HARTUNG_KNAPP = True" in script_py
+
+
+def test_the_subgroups_zip_follows_the_chosen_moderator(served):
+    at = run_app({"outcome": "depression", "moderator": "risk_of_bias"}, page="pages/subgroups.py")
+    assert not at.exception
+    data, _ = _zip_served(served)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert 'MODERATOR <- "risk_of_bias"' in zf.read("analysis.R").decode("utf-8")
+        assert "&moderator=risk_of_bias" in zf.read("analysis.py").decode("utf-8")
 
 
 def test_the_zip_follows_the_filters(served):

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence import FilterSpec, analyse
-from evidence.analysis import leave_one_out_table, small_study
+from evidence.analysis import leave_one_out_table, small_study, subgroup_table
 from evidence.analysis.export_rows import EXPORT_COLUMNS, export_rows
 from evidence.present.code_export import (ZIP_FILES, analysis_zip, comment_text, header_lines, py_string,
                                           r_string)
@@ -32,16 +32,17 @@ ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-6
 
 #: (name, filter, method, Hartung-Knapp): the default view, binary outcomes on both ratio scales, a
-#: Hartung-Knapp REML view, DerSimonian-Laird, and the smallest cases (k = 2, k = 1).
+#: Hartung-Knapp REML view, DerSimonian-Laird, and the smallest cases (k = 2, k = 1); some with the
+#: Subgroups page's moderator.
 VIEWS = [
-    ("depression_reml", dict(outcome="depression"), "REML", False),
-    ("engagement_or", dict(outcome="treatment engagement"), "REML", False),
-    ("hospitalised_rr", dict(outcome="hospitalised"), "REML", False),
-    ("depression_reml_hk", dict(outcome="depression"), "REML", True),
-    ("quality_of_life_dl", dict(outcome="quality of life"), "DL", False),
-    ("hba1c_pm_hk", dict(outcome="glycaemic control (HbA1c)"), "PM", True),
-    ("viral_k2_hk", dict(outcome="HIV viral suppression"), "REML", True),
-    ("single_study", dict(outcome="adverse events"), "REML", False),
+    ("depression_reml", dict(outcome="depression"), "REML", False, None),
+    ("engagement_or", dict(outcome="treatment engagement"), "REML", False, None),
+    ("hospitalised_rr", dict(outcome="hospitalised"), "REML", False, None),
+    ("depression_reml_hk", dict(outcome="depression"), "REML", True, "ps_format"),
+    ("quality_of_life_dl", dict(outcome="quality of life"), "DL", False, "risk_of_bias"),
+    ("hba1c_pm_hk", dict(outcome="glycaemic control (HbA1c)"), "PM", True, "computed_from"),
+    ("viral_k2_hk", dict(outcome="HIV viral suppression"), "REML", True, "ps_mode"),
+    ("single_study", dict(outcome="adverse events"), "REML", False, None),
 ]
 
 
@@ -70,9 +71,9 @@ def _unzip(data: bytes, folder: Path) -> Path:
     return folder
 
 
-def _export(a, folder: Path, rows=None, link="?outcome=test&version=1") -> Path:
+def _export(a, folder: Path, rows=None, link="?outcome=test&version=1", moderator=None) -> Path:
     rows = export_rows(a) if rows is None else rows
-    return _unzip(analysis_zip(a, rows, dataset_version="test-version", link=link), folder)
+    return _unzip(analysis_zip(a, rows, dataset_version="test-version", link=link, moderator=moderator), folder)
 
 
 def _run_r(rscript: str, folder: Path) -> subprocess.CompletedProcess:
@@ -89,8 +90,9 @@ def _run_py(folder: Path) -> subprocess.CompletedProcess:
 
 def _results(path: Path) -> dict[tuple[str, int, str], float]:
     with open(path, newline="", encoding="utf-8") as fh:
-        return {(r["section"], int(float(r["position"])), r["quantity"]): (float(r["value"]) if r["value"] else math.nan)
-                for r in csv.DictReader(fh)}
+        # subgroups by name (R lists them in order of appearance, stats in its own order)
+        return {(r["section"], r["study_id"] if r["section"] == "subgroup" else int(float(r["position"])),
+                 r["quantity"]): (float(r["value"]) if r["value"] else math.nan) for r in csv.DictReader(fh)}
 
 
 def _same(got: float, want: float) -> bool:
@@ -99,7 +101,7 @@ def _same(got: float, want: float) -> bool:
     return abs(got - want) <= TOL * max(1.0, abs(want))
 
 
-def _expected(a) -> dict[tuple[str, int, str], float]:
+def _expected(a, moderator: str | None = None) -> dict[tuple[str, int, str], float]:
     """What the dashboard shows for this analysis (the Analysis and the pages' tables)."""
     p = a.pooled
     out = {("pooled", 0, q): float(getattr(p, q)) for q in ("estimate", "se", "ci_low", "ci_high", "p_value",
@@ -121,6 +123,16 @@ def _expected(a) -> dict[tuple[str, int, str], float]:
         out.update({("trimfill", 0, "k0"): t.k0, ("trimfill", 0, "right"): float(t.side == "right")})
         out.update({("trimfill", 0, q): float(getattr(adj, q)) for q in ("estimate", "se", "ci_low", "ci_high",
                                                                          "p_value", "tau2", "i2", "q", "k")})
+    if moderator is not None and a.k >= 2:
+        sub = subgroup_table(a, moderator)
+        for row in sub.table.itertuples():
+            out.update({("subgroup", row.group, q): float(getattr(row, q)) for q in (
+                "estimate", "se", "ci_low", "ci_high", "p_value", "tau2", "i2", "k")})
+            out[("subgroup", row.group, "q")] = float(sub.result.estimates[sub.result.groups.index(row.group)].q)
+        if sub.df_between > 0:
+            out.update({("subgroup_test", 0, "q_between"): sub.q_between,
+                        ("subgroup_test", 0, "df_between"): sub.df_between,
+                        ("subgroup_test", 0, "p_between"): sub.p_between})
     return out
 
 
@@ -130,24 +142,24 @@ def _check(got: dict, want: dict, who: str) -> None:
     assert not off, f"{who} differs from the dashboard: {off}"
 
 
-@pytest.mark.parametrize("name,filters,method,hk", VIEWS, ids=[v[0] for v in VIEWS])
-def test_exported_r_script_gives_the_dashboards_numbers(rscript, tmp_path, name, filters, method, hk):
+@pytest.mark.parametrize("name,filters,method,hk,moderator", VIEWS, ids=[v[0] for v in VIEWS])
+def test_exported_r_script_gives_the_dashboards_numbers(rscript, tmp_path, name, filters, method, hk, moderator):
     a = _view(filters, method, hk)
-    folder = _export(a, tmp_path / name)
+    folder = _export(a, tmp_path / name, moderator=moderator)
     run = _run_r(rscript, folder)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"escalc reproduces yi and vi of all {a.k} studies" in run.stdout
-    _check(_results(folder / "results_R.csv"), _expected(a), f"R ({name})")
+    _check(_results(folder / "results_R.csv"), _expected(a, moderator), f"R ({name})")
 
 
-@pytest.mark.parametrize("name,filters,method,hk", VIEWS, ids=[v[0] for v in VIEWS])
-def test_exported_python_script_gives_the_dashboards_numbers(tmp_path, name, filters, method, hk):
+@pytest.mark.parametrize("name,filters,method,hk,moderator", VIEWS, ids=[v[0] for v in VIEWS])
+def test_exported_python_script_gives_the_dashboards_numbers(tmp_path, name, filters, method, hk, moderator):
     a = _view(filters, method, hk)
-    folder = _export(a, tmp_path / name)
+    folder = _export(a, tmp_path / name, moderator=moderator)
     run = _run_py(folder)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"stats reproduces yi and vi of all {a.k} studies" in run.stdout
-    _check(_results(folder / "results_py.csv"), _expected(a), f"Python ({name})")
+    _check(_results(folder / "results_py.csv"), _expected(a, moderator), f"Python ({name})")
 
 
 def test_r_check_fails_loudly_when_a_row_was_tampered_with(rscript, tmp_path):
