@@ -43,6 +43,7 @@ VIEWS = [
     ("hba1c_pm_hk", dict(outcome="glycaemic control (HbA1c)"), "PM", True, "computed_from"),
     ("viral_k2_hk", dict(outcome="HIV viral suppression"), "REML", True, "ps_mode"),
     ("single_study", dict(outcome="adverse events"), "REML", False, None),
+    ("recovery_fe", dict(outcome="recovery"), "FE", False, "ps_format"),
 ]
 
 
