@@ -23,7 +23,8 @@ from evidence import FilterSpec, analyse
 from evidence import analysis as analysis_mod
 from evidence import query
 from evidence.core.filters import CATEGORICAL_FIELDS
-from evidence.present import charts
+from evidence.analysis.export_rows import export_rows
+from evidence.present import charts, code_export
 from evidence.query import catalogue
 from evidence.store import connection as store
 from evidence.store.build import ensure_database
@@ -149,6 +150,10 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
                                                               base_hartung_knapp=v.hartung_knapp, level=v.level),
     "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
     "exclusions": _exclusions,
+    # arg: (the link that restores the view, written into the scripts' headers; the moderator or None)
+    "code_zip": lambda v, arg: code_export.analysis_zip(
+        result("analysis", v), export_rows(result("analysis", v), connection()),
+        dataset_version=dataset_version(), link=arg[0], moderator=arg[1]),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
 }
 

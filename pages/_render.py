@@ -22,7 +22,7 @@ from evidence.present import wording as words
 from evidence.present.export import chart_png, chart_svg, table_csv
 
 from ._cache import SPEC_HASH, cache_key, ranges, result
-from ._state import FIELD_LABELS, KEY_EXCLUDED, KEYS, View
+from ._state import FIELD_LABELS, KEY_EXCLUDED, KEYS, View, view_link
 
 PERF_LOGGER = "peer_dashboard.perf"
 
@@ -146,6 +146,22 @@ def download_chart(chart, name: str, key: str) -> None:
 def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV") -> None:
     st.download_button(label, icon=":material/download:", data=lambda: table_csv(table), file_name=f"{name}.csv", mime="text/csv",
                        key=f"dl_csv_{key}", on_click="ignore")
+
+def download_code(view: View, moderator: str | None = None) -> None:
+    """The view as code: a zip of the pooled rows (CSV), analysis.R (metafor) and analysis.py (stats); with
+    ``moderator`` (the Subgroups page) the scripts pool its subgroups too."""
+    arg = (view_link(view), moderator)
+    # Built when clicked (about 30 ms for a new view, cached by view after that), not on every rerun.
+    st.download_button("Rerun this view in R or Python (zip)", icon=":material/code:",
+                       data=lambda: result("code_zip", view, arg),
+                       file_name=f"peer_support_{_file_stem(view.spec.outcome)}_code.zip", mime="application/zip",
+                       key="dl_code_zip", on_click="ignore",
+                       help="effects.csv (the studies pooled, with their raw inputs and sources), analysis.R "
+                            "(metafor: escalc, rma, leave1out, regtest, trimfill, subgroups on the Subgroups page) and analysis.py (this project's "
+                            "stats package); each reproduces the numbers shown here and names the link back.")
+
+def _file_stem(text: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text or "view").strip("_")[:40] or "view"
 
 @st.cache_resource(max_entries=256, show_spinner="Drawing…", hash_funcs=SPEC_HASH)
 def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tuple[dict, dict]:

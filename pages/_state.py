@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -188,8 +189,8 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 
-def write_url(view: View) -> None:
-    """Mirror the view into the URL query parameters (only when they changed)."""
+def view_params(view: View) -> dict[str, str]:
+    """The URL query parameters that restore ``view`` (and the page's moderator)."""
     wanted = dict(view.spec.to_query_params())
     if view.method != "REML":
         wanted["method"] = view.method
@@ -199,6 +200,15 @@ def write_url(view: View) -> None:
     if moderator and moderator != "ps_format":
         wanted["moderator"] = moderator
     wanted["version"] = dataset_version()
+    return wanted
+
+def view_link(view: View) -> str:
+    """The link that restores ``view``, as the query string to append to the dashboard's address."""
+    return "?" + urlencode(view_params(view))
+
+def write_url(view: View) -> None:
+    """Mirror the view into the URL query parameters (only when they changed)."""
+    wanted = view_params(view)
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if current != wanted:
         st.query_params.from_dict(wanted)

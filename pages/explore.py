@@ -15,6 +15,7 @@ analysis = ui.analysis_or_stop(view, warn_catch_all=False)  # its caution box li
 side = analysis.favours.side
 st.caption(f"{analysis.description}. {analysis.favours}."
            + (f" {analysis.scale_note}" if analysis.scale_note else ""))
+ui.download_code(view)
 
 
 def _on_exclude_edit(editor_key: str, ids: list[str]) -> None:

@@ -16,6 +16,7 @@ side = analysis.favours.side
 pooled = analysis.pooled
 st.caption(f"{analysis.description}. Main analysis: {pooled.describe()}. Change the estimator and the "
            "Hartung-Knapp adjustment under **Method** in the sidebar; every table below refits with them.")
+ui.download_code(view)
 
 if analysis.k < 2:
     st.info("Only one study matches: there is nothing to pool, so no sensitivity analysis is possible. "

@@ -14,6 +14,7 @@ ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
 side = analysis.favours.side
 st.caption(f"{analysis.description}. Model: {analysis.pooled.describe()}.")
+ui.download_code(view)
 
 if analysis.k < words.SMALL_STUDY_MIN_K:
     st.warning(f"Only {analysis.k} studies. Funnel plots and tests for small-study effects are weak with fewer "

@@ -16,6 +16,9 @@ ui.show_url_notices()
 analysis = ui.analysis_or_stop(view)
 side = analysis.favours.side
 st.caption(f"{analysis.description}. Model: {analysis.pooled.describe()}.")
+if st.session_state.get(ui.KEY_MODERATOR) not in MODERATOR_COLUMNS:
+    st.session_state[ui.KEY_MODERATOR] = "ps_format"
+ui.download_code(view, st.session_state[ui.KEY_MODERATOR])
 
 MODERATOR_LABELS = {**ui.FIELD_LABELS, "country": "Country", "design": "Design", "measure": "Measure (scale)",
                     "dataset": "Dataset", "computed_from": "Effect computed from",
@@ -24,8 +27,6 @@ MODERATOR_LABELS = {**ui.FIELD_LABELS, "country": "Country", "design": "Design",
 
 # -- subgroups ---------------------------------------------------------------------------------
 st.header("Subgroups")
-if st.session_state.get(ui.KEY_MODERATOR) not in MODERATOR_COLUMNS:
-    st.session_state[ui.KEY_MODERATOR] = "ps_format"
 moderator = st.selectbox("Moderator", list(MODERATOR_COLUMNS), key=ui.KEY_MODERATOR,
                          format_func=lambda m: MODERATOR_LABELS.get(m, m))
 sub = ui.try_table("subgroups", view, moderator)

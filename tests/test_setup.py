@@ -84,6 +84,14 @@ def test_test_target_installs_dev_requirements_and_chromium_then_runs_pytest():
     assert any(line.endswith("-m pytest") for line in targets["test"]), targets["test"]
 
 
+def test_test_target_installs_r_and_metafor():
+    """The exported R scripts are run by the suite (tests/evidence/test_code_export.py)."""
+    prerequisites = re.search(r"^test\s*:(.*)$", MAKEFILE.read_text(encoding="utf-8"), re.M).group(1).split()
+    assert "r-deps" in prerequisites, prerequisites
+    recipe = " ".join(make_targets()["r-deps"])
+    assert "r-cran-metafor" in recipe and "r-base-core" in recipe and "--no-install-recommends" in recipe
+
+
 def test_ci_runs_exactly_the_readme_test_command():
     lines = [line.strip() for line in CI_RUN.read_text(encoding="utf-8").splitlines()]
     commands = [line for line in lines if line and not line.startswith("#")
