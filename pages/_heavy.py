@@ -1,6 +1,7 @@
 """Diagnostics that refit the model once per study or more (leave-one-out, influence, cumulative, the
-robustness grid), bounded on large k: computed on every view up to ``HEAVY_DIAGNOSTICS_K`` studies, on
-request (a button) up to ``MAX_DIAGNOSTICS_K``, never above (the limits: :mod:`evidence.store.limits`).
+robustness grid; with them the small-study set of funnel, Egger and trim-and-fill), bounded on large k:
+computed on every view up to ``HEAVY_DIAGNOSTICS_K`` studies, on request (a button) up to
+``MAX_DIAGNOSTICS_K``, never above (the limits: :mod:`evidence.store.limits`).
 A session asks for them once per view; the result is then cached like any other."""
 
 from __future__ import annotations

@@ -141,6 +141,7 @@ def read_url_once() -> None:
         return
     ss[KEY_URL_READ] = True
     params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    share = params.pop("share", None)  # a share link's token: never part of the view, never written back
     vocab = {f: choices(f) for f in ("outcome",) + CATEGORICAL_FIELDS}
     spec, notices = FilterSpec.from_query_params(params, vocab)
     notices = list(notices)
@@ -159,7 +160,6 @@ def read_url_once() -> None:
         elif raw_hk.lower() not in ("0", "false", "no"):
             notices.append(f"Ignored hk {raw_hk!r}: must be 0 or 1")
     expire_old_uploads()
-    share = params.get("share")
     if share:
         name, problem = open_share_link(share)
         if name:

@@ -221,7 +221,7 @@ with import_tab:
             if isinstance(link, EvidenceError):
                 ui.render_error(link)
             elif link:
-                st.code(link, language=None)
+                st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Whoever opens this link sees '{chosen}' read-only, in their own session, until the "
                            f"dataset expires ({hours:g} hours after its import). Anyone with the link can open "
                            "it: share it only with people who may see the data.")
