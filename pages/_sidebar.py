@@ -12,7 +12,7 @@ from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
 
 from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges
-from ._owner import own_datasets, own_folder
+from ._owner import expire_old_uploads, own_datasets, own_folder
 from ._render import md_escape
 from ._state import (FIELD_LABELS, KEY_EXCLUDED, KEY_HK, KEY_LINK_VERSION, KEY_METHOD, KEY_NOTICES, KEY_VIEW,
                      KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state, make_view,
@@ -33,6 +33,7 @@ def _reset_all() -> None:
 def render_sidebar() -> View:
     """Build every filter widget (stable keys), with trial counts per choice; return the view."""
     connection()
+    expire_old_uploads()  # at the process's first run, then at most every EXPIRY_INTERVAL_SECONDS
     read_url_once()
     _ensure_defaults()
     ss = st.session_state

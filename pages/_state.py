@@ -14,7 +14,7 @@ from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
 
 from ._cache import choice_counts, choices, dataset_version, ranges
-from ._owner import expire_old_uploads, open_share_link, own_datasets, own_folder
+from ._owner import open_share_link, own_datasets, own_folder
 
 #: Sidebar labels, in display order, for every FilterSpec field the sidebar shows.
 FIELD_LABELS: dict[str, str] = {
@@ -159,7 +159,6 @@ def read_url_once() -> None:
             hk = True
         elif raw_hk.lower() not in ("0", "false", "no"):
             notices.append(f"Ignored hk {raw_hk!r}: must be 0 or 1")
-    expire_old_uploads()
     if share:
         name, problem = open_share_link(share)
         if name:

@@ -162,3 +162,24 @@ def test_namespace_key_changes_with_the_folder(root):
     k1 = namespaces.namespace_key(a)
     put(a, "k", GOOD, replace=True)
     assert len({k0, k1, namespaces.namespace_key(a)}) == 3
+
+
+def test_limits_read_positive_numbers_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EVIDENCE_TEST_LIMIT", "7.5")
+    assert limits._number("EVIDENCE_TEST_LIMIT", 3) == 7.5
+    for bad in ("", "zero", "-1", "0"):
+        monkeypatch.setenv("EVIDENCE_TEST_LIMIT", bad)
+        assert limits._number("EVIDENCE_TEST_LIMIT", 3) == 3
+    named = dict(limits.describe_limits())
+    assert named["Imported datasets per browser session"] == str(limits.MAX_DATASETS_PER_SESSION)
+    assert named["Lifetime of an upload and its share links"].endswith("hours after import")
+
+
+def test_old_files_of_the_former_shared_folder_expire_too(root):
+    root.mkdir(parents=True)
+    legacy, fresh = root / "old-shared.duckdb", root / "fresh-shared.duckdb"
+    legacy.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    long_ago = time.time() - limits.UPLOAD_LIFETIME_SECONDS - 1
+    os.utime(legacy, (long_ago, long_ago))
+    assert namespaces.expire(root) == [legacy] and fresh.exists()
