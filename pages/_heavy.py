@@ -21,15 +21,16 @@ def heavy_table(kind: str, view: View, k: int, what: str, arg=None):
     if k <= limits.HEAVY_DIAGNOSTICS_K:
         return try_table(kind, view, arg)
     if k > limits.MAX_DIAGNOSTICS_K:
-        st.info(f"{what} is not computed for {k:,} studies: the limit is {limits.MAX_DIAGNOSTICS_K:,} studies "
-                "(it refits the model for every study, so its time grows with the square of k). Narrow the "
-                "filters in the sidebar to compute it.", icon=":material/timer_off:")
+        st.info(f"{what[0].upper()}{what[1:]}: not computed for {k:,} studies; the limit is "
+                f"{limits.MAX_DIAGNOSTICS_K:,} studies (it refits the model for every study, so its time grows "
+                "with the square of k). Narrow the filters in the sidebar to compute it.",
+                icon=":material/timer_off:")
         return None
     token = (kind, repr(view), repr(arg))
     if token not in st.session_state.get(KEY_ASKED, ()):
         st.button(f"Compute {what} for {k:,} studies", key=f"btn_heavy_{kind}_{arg}", on_click=_ask, args=(token,))
-        st.caption(f"Above {limits.HEAVY_DIAGNOSTICS_K:,} studies, {what} is computed only when you ask: "
-                   "it refits the model for every study and can take several seconds.")
+        st.caption(f"Above {limits.HEAVY_DIAGNOSTICS_K:,} studies this is computed only when you ask: it refits "
+                   "the model for every study and can take several seconds.")
         return None
     return try_table(kind, view, arg)
 

@@ -103,7 +103,7 @@ def page_views(con) -> None:
                 k = analyse(FilterSpec.from_query_params(params)[0], con=con).k
                 err = f"; raised {str(at.exception[0].value)[:100]}" if at.exception else ""
                 asked = [b for b in at.button if b.label.startswith("Compute")]
-                refused = sum("is not computed for" in i.value for i in at.info)
+                refused = sum("not computed for" in i.value for i in at.info)
                 line = (f"   {page:22s} {label:22s} (k = {k:,}): one view {took * 1000:7.0f} ms; "
                         f"{len(asked)} on request, {refused} refused{err}")
                 if asked:  # then the user asks for the first one (a click; the rerun that computes it)
