@@ -71,7 +71,7 @@ def _show_problems(problems, title: str) -> None:
 
 
 def _dataset_rows(folder) -> list[dict]:
-    rows = [{"dataset": "shipped", "yours": "shipped with the dashboard", "version": ui.dataset_version(),
+    rows = [{"dataset": "shipped", "access": "shipped with the dashboard", "version": ui.dataset_version(),
              "studies": ui.store_metadata().get("n_studies", ""),
              "effect rows": ui.store_metadata().get("n_effects", ""),
              "source file": "data/*.csv", "attribution": "shipped with the dashboard"}]
@@ -81,7 +81,7 @@ def _dataset_rows(folder) -> list[dict]:
         except EvidenceError as exc:
             info = {"source_file": f"unreadable: {exc}"}
         shared = not (folder / f"{ds}.duckdb").is_file()
-        rows.append({"dataset": ds, "yours": "opened from a share link (read-only)" if shared else "imported by you",
+        rows.append({"dataset": ds, "access": "opened from a share link (read-only)" if shared else "imported by you",
                      "version": info.get("imported_at", info.get("built_at", "")),
                      "studies": info.get("n_studies", ""), "effect rows": info.get("n_effects", ""),
                      "source file": info.get("source_file", ""), "attribution": info.get("attribution", "")})
@@ -121,8 +121,9 @@ with import_tab:
         "never changed. Pick it under **Dataset** in the sidebar.")
     st.info(f"**Your datasets are private to this browser session.** Other visitors never see them, cannot open "
             f"them by name, and *all* means the shipped data plus your own datasets. An upload is deleted "
-            f"{hours:g} hours after its import; reloading the page starts a new session without it, so make a "
-            "share link below to open it again or to show it to someone (they get it read-only).",
+            f"{hours:g} hours after its import; reloading the page starts a new session without it, so keep a "
+            "share link (to open it again, or to show it to someone, who gets it read-only) or a copy as a sheet "
+            "(below).",
             icon=":material/lock:")
     st.download_button("Blank template (CSV)", data=ingest.blank_template_csv(),
                        file_name="peer_support_template.csv", mime="text/csv", key="dl_template", on_click="ignore")
@@ -212,21 +213,30 @@ with import_tab:
     st.subheader("Your datasets")
     st.dataframe(_dataset_rows(folder), hide_index=True, width="stretch")
     mine = [d for d in ui.own_datasets() if (folder / f"{d}.duckdb").is_file()]
-    if mine:
-        share_col, delete_col = st.columns(2, gap="large")
-        with share_col:
-            chosen = st.selectbox("Share one of your datasets", mine, key="share_pick")
-            st.button("Make a share link", key="btn_share", on_click=_make_share, args=(folder, chosen))
-            link = st.session_state.get(KEY_SHARE_LINKS, {}).get(chosen)
-            if isinstance(link, EvidenceError):
-                ui.render_error(link)
-            elif link:
-                st.code(link, language=None, wrap_lines=True)
-                st.caption(f"Whoever opens this link sees '{chosen}' read-only, in their own session, until the "
-                           f"dataset expires ({hours:g} hours after its import). Anyone with the link can open "
-                           "it: share it only with people who may see the data.")
     if ui.own_datasets():
-        with (delete_col if mine else st.container()):
+        share_col, download_col, delete_col = st.columns(3, gap="large")
+        if mine:
+            with share_col:
+                chosen = st.selectbox("Share one of your datasets", mine, key="share_pick")
+                st.button("Make a share link", key="btn_share", on_click=_make_share, args=(folder, chosen))
+                link = st.session_state.get(KEY_SHARE_LINKS, {}).get(chosen)
+                if isinstance(link, EvidenceError):
+                    ui.render_error(link)
+                elif link:
+                    st.code(link, language=None, wrap_lines=True)
+                    st.caption(f"Whoever opens this link sees '{chosen}' read-only, in their own session, until "
+                               f"the dataset expires ({hours:g} hours after its import). Anyone with the link can "
+                               "open it: share it only with people who may see the data.")
+        with download_col:
+            keep = st.selectbox("Keep a copy as a sheet", ui.own_datasets(), key="download_pick")
+            try:
+                ui.download_table(own_import.dataset_as_sheet(keep, folder), f"{keep}-sheet", "own_sheet",
+                                  "Download the sheet (CSV)")
+            except EvidenceError as exc:
+                ui.render_error(exc)
+            st.caption("The same columns as the template: import it again after a reload, after it expired, or "
+                       "on another server.")
+        with delete_col:
             gone = st.selectbox("Delete one of your datasets", ui.own_datasets(), key="delete_pick")
             st.button("Delete it now", key="btn_delete", on_click=_delete, args=(folder, gone))
     with st.expander("Limits of this server"):

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evidence.core.errors import InvalidDatasetName
-from evidence.ingest.sheet import ImportResult, SheetReport, import_records, safe_dataset_name
-from evidence.store import namespaces
+import pandas as pd
 
-__all__ = ["check_can_import", "import_own"]
+from evidence import query
+from evidence.core.errors import InvalidDatasetName
+from evidence.ingest.sheet import (OPTIONAL_COLUMNS, SHEET_COLUMNS, ImportResult, SheetReport, import_records,
+                                   safe_dataset_name)
+from evidence.store import build, connection, namespaces
+
+__all__ = ["check_can_import", "import_own", "dataset_as_sheet"]
 
 
 def check_can_import(folder: str | Path, name: str, *, replace: bool = False,
@@ -55,3 +59,28 @@ def import_own(report: SheetReport, name: str, folder: str | Path, *, source_fil
     if pointer.is_file():  # an own import replaces a dataset shared with this session under that name
         pointer.unlink()
     return result
+
+
+def dataset_as_sheet(name: str, folder: str | Path) -> pd.DataFrame:
+    """One of the session's datasets back in the sheet's columns (one row per effect row), to download and
+    import again later (after a reload, after expiry, on another server). Numbers keep their stored
+    values; yes/no columns read ``yes``/``no``; a study's columns are repeated on each of its rows."""
+    con = connection.connect_dataset(name, folder)
+    eff, studies, sources = (query.table(t, con) for t in ("effects", "studies", "sources"))
+    study_cols = [c for c in build.TABLE_COLUMNS["studies"] if c in SHEET_COLUMNS + OPTIONAL_COLUMNS
+                  and c not in ("study_id", "risk_of_bias")]
+    source_cols = ["source_review", "source_url", "source_location", "source_quote"]
+    rows = (eff.merge(studies[["study_id", *study_cols]], on="study_id", how="left")
+               .merge(sources[["source_id", *source_cols]], on="source_id", how="left"))
+    rows = rows.sort_values("effect_id", key=lambda ids: ids.str.extract(r"-E(\d+)$")[0].astype(float),
+                            kind="stable")
+    out = pd.DataFrame(index=rows.index)
+    for col in SHEET_COLUMNS + OPTIONAL_COLUMNS:
+        kind = build.TABLE_COLUMNS["effects"].get(col) or build.TABLE_COLUMNS["studies"].get(col)
+        values = rows[col] if col in rows else pd.Series(None, index=rows.index, dtype=object)
+        if kind == "bool":
+            values = values.map(lambda v: None if pd.isna(v) else ("yes" if v in (True, "yes", 1) else "no"))
+        elif kind == "int":
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        out[col] = values
+    return out.reset_index(drop=True)

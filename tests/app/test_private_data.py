@@ -42,8 +42,8 @@ def test_own_dataset_is_listed_and_analysed_in_its_session(owner_a):
     assert dataset_box(at).value == "mine"
     assert [m.value for m in at.metric if m.label == "Studies (k)"] == ["2"]
     at = run_app({"outcome": OUTCOME}, page=PAGES["Data"], state={KEY_OWNER: owner_a})
-    rows = next(d.value for d in at.dataframe if "yours" in d.value.columns)
-    assert list(rows["dataset"]) == ["shipped", "mine"] and rows["yours"].iat[1] == "imported by you"
+    rows = next(d.value for d in at.dataframe if "access" in d.value.columns)
+    assert list(rows["dataset"]) == ["shipped", "mine"] and rows["access"].iat[1] == "imported by you"
     assert any("private to this browser session" in i.value for i in at.info)
 
 
@@ -56,7 +56,7 @@ def test_another_session_neither_lists_nor_opens_it(owner_a):
     assert "no such dataset" in notice and "Datasets you can open: shipped, all" in notice
     assert "mine" not in notice.replace("'mine'", "")
     at = run_app({"outcome": OUTCOME}, page=PAGES["Data"], state={KEY_OWNER: namespaces.new_owner_token()})
-    rows = next(d.value for d in at.dataframe if "yours" in d.value.columns)
+    rows = next(d.value for d in at.dataframe if "access" in d.value.columns)
     assert list(rows["dataset"]) == ["shipped"]
 
 
@@ -75,8 +75,8 @@ def test_share_link_opens_it_read_only_in_another_session(owner_a):
     assert [m.value for m in at.metric if m.label == "Studies (k)"] == ["2"]
     assert "share" not in at.query_params and at.query_params["dataset"] == "mine"
     at = run_app({"outcome": OUTCOME}, page=PAGES["Data"], state={KEY_OWNER: other})
-    rows = next(d.value for d in at.dataframe if "yours" in d.value.columns)
-    assert rows["yours"].iat[1] == "opened from a share link (read-only)"
+    rows = next(d.value for d in at.dataframe if "access" in d.value.columns)
+    assert rows["access"].iat[1] == "opened from a share link (read-only)"
     assert "btn_share" not in [b.key for b in at.button]  # a dataset shared with you is not yours to share
     bad = run_app({"share": "x" * 43, "outcome": OUTCOME}, state={KEY_OWNER: namespaces.new_owner_token()})
     assert any("This share link does not open a dataset" in i.value for i in bad.info)

@@ -1,7 +1,7 @@
 """Imported datasets are private to their browser session (issue 14), in a real browser: two browser
 contexts (two sessions) on one server. Session A uploads a sheet; B's Dataset list does not show it, a
 guessed ``?dataset=<name>`` link gives a neutral notice naming only B's choices, and only A's explicit
-share link opens it for B (read-only). A deletes it at the end."""
+share link opens it for B (read-only). A downloads it as a sheet that validates again, then deletes it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import io
 import re
 import secrets
 
-from evidence.ingest.sheet import SHEET_COLUMNS
+from pathlib import Path
+
+from evidence.ingest.sheet import SHEET_COLUMNS, validate_sheet
 from stbrowser import PROBE_JS, AppPage
 
 ROW = dict(first_author="Private", country="UK", population="depression", setting="primary care",
@@ -119,7 +121,11 @@ def test_an_upload_is_private_to_its_session_until_shared(app, browser):
         assert other.metric("Studies (k)") == "2"
     finally:
         other.page.context.close()
-    # -- A deletes it
+    # -- A keeps a copy as a sheet that imports again, then deletes the dataset
+    with app.page.expect_download() as download_info:
+        app.page.get_by_role("button", name="Download the sheet (CSV)").click()
+    kept = validate_sheet(Path(download_info.value.path()).read_bytes(), "kept.csv")
+    assert kept.ok and sorted(r["study_id"] for r in kept.records) == ["Private2018", "Private2020"]
     app.after(app.page.get_by_role("button", name="Delete it now").click)
     go(app, "Explore")
     assert dataset_options(app) == ["Shipped dataset", "Shipped + your imported datasets"]

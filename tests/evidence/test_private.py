@@ -183,3 +183,25 @@ def test_old_files_of_the_former_shared_folder_expire_too(root):
     long_ago = time.time() - limits.UPLOAD_LIFETIME_SECONDS - 1
     os.utime(legacy, (long_ago, long_ago))
     assert namespaces.expire(root) == [legacy] and fresh.exists()
+
+
+def test_a_dataset_downloads_as_a_sheet_that_imports_again_unchanged(root):
+    from evidence.present.export import table_csv
+
+    a, b = session(root), session(root)
+    formula = dict(GOOD2, measure="=1+1", source_quote="note;=2+2")
+    original = validate_sheet(sheet(GOOD, formula), "s.csv")
+    own_import.import_own(original, "round", a, source_file="s.csv")
+    data = table_csv(own_import.dataset_as_sheet("round", a))
+    again = validate_sheet(data, "round.csv")
+    assert again.ok, again.problems
+    assert again.records[1]["measure"] == "'=1+1"  # the download neutralises formula-like text (an apostrophe)
+    own_import.import_own(again, "round", b, source_file="round.csv")  # another session imports the file
+    first, second = connection.connect_dataset("round", a), connection.connect_dataset("round", b)
+    assert query.table("studies", first).equals(query.table("studies", second))
+    eff_a, eff_b = query.table("effects", first), query.table("effects", second)
+    assert eff_b.loc[1, "measure"] == "'=1+1"
+    eff_b.loc[1, "measure"] = "=1+1"
+    assert eff_a.equals(eff_b)  # every number, category and note as stored, the ids too
+    src = [query.table("sources", c).drop(columns=["raw_file"]) for c in (first, second)]
+    assert src[0].equals(src[1]) and src[1].loc[1, "source_quote"] == "note;=2+2"
