@@ -106,3 +106,25 @@ def test_heavy_diagnostics_wait_for_a_click_above_the_limit(monkeypatch):
     monkeypatch.setattr(limits, "MAX_DIAGNOSTICS_K", 3)
     at = run_app({"outcome": OUTCOME}, page=PAGES["Sensitivity"])
     assert sum("not computed for" in i.value and "the limit is 3 studies" in i.value for i in at.info) == 4
+
+
+def _chart_bytes(at) -> bytes:
+    charts = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
+    assert charts, "no chart drawn"
+    proto = charts[0].proto
+    return proto.spec.encode("utf-8") + b"".join(d.data.data for d in proto.datasets)
+
+
+def test_the_same_dataset_name_in_two_sessions_is_two_datasets_down_to_the_charts(root, owner_a):
+    owner_b = namespaces.new_owner_token()
+    theirs = [dict(GOOD, study_id="Brown2019", first_author="Brown", year="2019", mean_ps="7.0"),
+              dict(GOOD2, study_id="Green2017", first_author="Green", year="2017", mean_ps="12.0")]
+    own_import.import_own(validate_sheet(sheet(*theirs), "b.csv"), "mine", namespaces.owner_dir(owner_b))
+    a = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: owner_a})
+    b = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: owner_b})
+    assert not a.exception and not b.exception
+    seen_a, seen_b = _chart_bytes(a), _chart_bytes(b)
+    assert b"Smith" in seen_a and b"Brown" not in seen_a
+    assert b"Brown" in seen_b and b"Smith" not in seen_b  # B never gets A's forest plot from the cache
+    assert [m.value for m in a.metric if m.label == "Pooled effect"] != [
+        m.value for m in b.metric if m.label == "Pooled effect"]
