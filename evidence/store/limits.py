@@ -42,8 +42,8 @@ EXPIRY_INTERVAL_SECONDS = int(_number("EVIDENCE_EXPIRY_INTERVAL_MINUTES", 10) * 
 #: are computed only when asked for (a button), not on every view.
 HEAVY_DIAGNOSTICS_K = int(_number("EVIDENCE_HEAVY_DIAGNOSTICS_K", 300))
 #: Above this many studies they are not computed at all: each refits the model k times or more, so the
-#: time grows with k² (on a 2-core server, at k = 1,000: leave-one-out 0.7 s, robustness grid 4.5 s;
-#: at k = 3,000: 5 s and 22 s; tests/benchmarks/bench_sensitivity.py).
+#: time grows with k² (one Sensitivity view computing all four: 10.8 s at k = 1,015, 43.8 s at k = 3,067
+#: on the shared 2-core machine; tests/benchmarks/bench_sensitivity.py).
 MAX_DIAGNOSTICS_K = int(_number("EVIDENCE_MAX_DIAGNOSTICS_K", 1_000))
 
 
