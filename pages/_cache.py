@@ -27,6 +27,7 @@ from evidence.analysis.export_rows import export_rows
 from evidence.present import charts, code_export
 from evidence.query import catalogue
 from evidence.store import connection as store
+from evidence.store import namespaces
 from evidence.store.build import ensure_database
 
 
@@ -51,9 +52,9 @@ def dataset_version() -> str:
 
 
 def cache_key() -> str:
-    """Changes whenever the store or the set of imported datasets changes."""
-    meta = store_metadata()
-    return f"{meta.get('content_hash', '')}|{','.join(store.list_datasets())}"
+    """Changes whenever the shipped store changes (a session's own datasets key their results themselves:
+    :func:`evidence.store.namespaces.namespace_key` of the view's folder)."""
+    return store_metadata().get("content_hash", "")
 
 
 #: A filter spec (and the view holding one) is a frozen dataclass of tuples and numbers: its repr names
@@ -80,13 +81,17 @@ def labels(field: str) -> dict[str, str]:
 
 
 @st.cache_resource(max_entries=256, show_spinner=False, hash_funcs=SPEC_HASH)
-def _all_choice_counts(spec: FilterSpec, key: str) -> dict[str, dict[str, int]]:
+def _all_choice_counts(spec: FilterSpec, key: str, uploads: str | None) -> dict[str, dict[str, int]]:
     """Trials each choice of every sidebar filter would leave (one query for all of them)."""
-    return query.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection())
+    return query.choice_counts_all(spec, ("outcome",) + CATEGORICAL_FIELDS, connection(), uploads_dir=uploads)
 
 
-def choice_counts(spec: FilterSpec) -> dict[str, dict[str, int]]:
-    return _all_choice_counts(spec, cache_key())
+def choice_counts(spec: FilterSpec, uploads: str | None = None) -> dict[str, dict[str, int]]:
+    """Per filter and choice, the trials it would leave; ``uploads``: the session's folder when the spec
+    reads imported datasets (see :class:`pages._state.View`)."""
+    if spec.dataset == "shipped":
+        uploads = None
+    return _all_choice_counts(spec, cache_key() + namespaces.namespace_key(uploads), uploads)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -139,7 +144,8 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
 
 #: How each result is computed from a view and an optional argument (whitelist of kinds).
 RESULTS: dict[str, Callable[[Any, Any], Any]] = {
-    "analysis": lambda v, arg: analyse(v.spec, method=v.method, hartung_knapp=v.hartung_knapp, level=v.level),
+    "analysis": lambda v, arg: analyse(v.spec, method=v.method, hartung_knapp=v.hartung_knapp, level=v.level,
+                                       uploads_dir=v.uploads),
     "leave_one_out": lambda v, arg: analysis_mod.leave_one_out_table(result("analysis", v)),
     "influence": lambda v, arg: analysis_mod.influence_table(result("analysis", v)),
     "cumulative": lambda v, arg: analysis_mod.cumulative_table(result("analysis", v), by=arg or "year"),
@@ -147,8 +153,10 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "subgroups": lambda v, arg: analysis_mod.subgroup_table(result("analysis", v), arg),
     "meta_regression": lambda v, arg: analysis_mod.meta_regression_table(result("analysis", v), arg),
     "robustness": lambda v, arg: analysis_mod.robustness_grid(v.spec, base_method=v.method,
-                                                              base_hartung_knapp=v.hartung_knapp, level=v.level),
-    "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
+                                                              base_hartung_knapp=v.hartung_knapp, level=v.level,
+                                                              uploads_dir=v.uploads),
+    "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level,
+                                                         uploads_dir=v.uploads),
     "exclusions": _exclusions,
     # arg: (the link that restores the view, written into the scripts' headers; the moderator or None)
     "code_zip": lambda v, arg: code_export.analysis_zip(
@@ -171,7 +179,8 @@ def result(kind: str, view, arg: Any = None):
     errors of the computation (pages render them)."""
     if kind not in RESULTS:
         raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
-    return _result(kind, repr(view), view, arg, cache_key())
+    # A view of imported data is keyed on its folder's contents too: a replaced dataset is a new result.
+    return _result(kind, repr(view), view, arg, cache_key() + namespaces.namespace_key(getattr(view, "uploads", None)))
 
 
 def review_findings(outcome: str | None):

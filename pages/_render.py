@@ -20,6 +20,7 @@ from evidence.core.filters import CATEGORICAL_FIELDS
 from evidence.core.measures import measure
 from evidence.present import wording as words
 from evidence.present.export import chart_png, chart_svg, table_csv
+from evidence.store import namespaces
 
 from ._cache import SPEC_HASH, cache_key, ranges, result
 from ._state import FIELD_LABELS, KEY_EXCLUDED, KEYS, View, view_link
@@ -207,8 +208,10 @@ def records_to_arrow_bytes(records: list[dict]) -> bytes:
 
 
 def view_inputs(view: View, *extra: Any) -> tuple:
-    """Everything a page's chart depends on: the view, the store version, and chart-specific extras."""
-    return (view.spec, view.method, view.hartung_knapp, view.level, cache_key(), *extra)
+    """Everything a page's chart depends on: the view, the store version, the session's own datasets when the
+    view reads them (the same name in two sessions is two datasets), and chart-specific extras."""
+    return (view.spec, view.method, view.hartung_knapp, view.level, cache_key(), view.uploads,
+            namespaces.namespace_key(view.uploads), *extra)
 
 def show_chart(build: Callable[[], Any], name: str, key: str, inputs: tuple) -> None:
     """Render a chart and its PNG/SVG downloads.

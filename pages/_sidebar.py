@@ -10,12 +10,12 @@ import streamlit as st
 from evidence import FilterSpec
 from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
-from evidence.store import connection as store
 
 from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges
+from ._owner import expire_old_uploads, own_datasets, own_folder
 from ._render import md_escape
 from ._state import (FIELD_LABELS, KEY_EXCLUDED, KEY_HK, KEY_LINK_VERSION, KEY_METHOD, KEY_NOTICES, KEY_VIEW,
-                     KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state,
+                     KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state, make_view,
                      _state_from_spec, read_url_once, write_url)
 
 def _fmt_choice(field: str, counts: dict[str, int], names: dict[str, str]) -> Callable[[str], str]:
@@ -33,6 +33,7 @@ def _reset_all() -> None:
 def render_sidebar() -> View:
     """Build every filter widget (stable keys), with trial counts per choice; return the view."""
     connection()
+    expire_old_uploads()  # at the process's first run, then at most every EXPIRY_INTERVAL_SECONDS
     read_url_once()
     _ensure_defaults()
     ss = st.session_state
@@ -43,7 +44,7 @@ def render_sidebar() -> View:
         if ss.get(KEYS["outcome"]) not in outcomes and outcomes:
             ss[KEYS["outcome"]] = _default_outcome()
         current = _spec_from_state()
-        all_counts = choice_counts(current)
+        all_counts = choice_counts(current, str(own_folder()))
         out_counts = all_counts["outcome"]
         st.selectbox(FIELD_LABELS["outcome"], outcomes, key=KEYS["outcome"],
                      format_func=_fmt_choice("outcome", out_counts, labels("outcome")),
@@ -67,12 +68,13 @@ def render_sidebar() -> View:
                        "time are left out.")
         st.slider(FIELD_LABELS["year"], min_value=int(rng["year"][0]), max_value=int(rng["year"][1]),
                   step=1, key=KEYS["year"])
-        datasets = ["shipped", "all", *store.list_datasets()]
+        datasets = ["shipped", "all", *own_datasets()]  # only this session's own imports and shares
         if ss.get(KEYS["dataset"]) not in datasets:
             ss[KEYS["dataset"]] = "shipped"
         st.selectbox(FIELD_LABELS["dataset"], datasets, key=KEYS["dataset"],
-                     format_func=lambda d: {"shipped": "Shipped dataset", "all": "Shipped + all imported"}.get(
-                         d, f"Imported: {d}"))
+                     format_func=lambda d: {"shipped": "Shipped dataset",
+                                            "all": "Shipped + your imported datasets"}.get(d, f"Imported: {d}"),
+                     help="Datasets you import on the Data page are yours: other visitors never see them.")
         st.checkbox(FIELD_LABELS["include_flagged"], key=KEYS["include_flagged"],
                     help="Flagged trials have caveats (e.g. borderline peer support, inferred attribution); "
                          "derived numbers were back-calculated. Untick to leave them out.")
@@ -93,7 +95,7 @@ def render_sidebar() -> View:
                   help="Wider, t-based confidence intervals that keep their coverage with few trials "
                        "(Hartung & Knapp 2001).")
         st.button("Reset filters", key="btn_reset", on_click=_reset_all)
-    view = View(spec=_spec_from_state(), method=ss[KEY_METHOD], hartung_knapp=bool(ss[KEY_HK]))
+    view = make_view(_spec_from_state(), ss[KEY_METHOD], bool(ss[KEY_HK]))
     ss[KEY_VIEW] = view
     write_url(view)
     return view

@@ -13,9 +13,9 @@ from evidence import FilterSpec
 from evidence import analysis as analysis_mod
 from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
-from evidence.store import connection as store
 
 from ._cache import choice_counts, choices, dataset_version, ranges
+from ._owner import open_share_link, own_datasets, own_folder
 
 #: Sidebar labels, in display order, for every FilterSpec field the sidebar shows.
 FIELD_LABELS: dict[str, str] = {
@@ -70,12 +70,21 @@ DEFAULT_OUTCOME = "depression"
 
 @dataclass(frozen=True)
 class View:
-    """Everything the pages need from the sidebar: filter, estimator, adjustment, level."""
+    """Everything the pages need from the sidebar: filter, estimator, adjustment, level, and the folder of
+    the session's own datasets when the filter reads them (``None`` for the shipped data, so views of the
+    shipped data share one cache entry across sessions; never written to the URL)."""
 
     spec: FilterSpec
     method: str = "REML"
     hartung_knapp: bool = False
     level: float = 0.95
+    uploads: str | None = None
+
+
+def make_view(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False) -> View:
+    """The view of a spec in this session: its own datasets' folder when the spec reads imported data."""
+    return View(spec=spec, method=method, hartung_knapp=hartung_knapp,
+                uploads=None if spec.dataset == "shipped" else str(own_folder()))
 
 
 def _spec_from_state() -> FilterSpec:
@@ -133,6 +142,7 @@ def read_url_once() -> None:
         return
     ss[KEY_URL_READ] = True
     params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    share = params.pop("share", None)  # a share link's token: never part of the view, never written back
     vocab = {f: choices(f) for f in ("outcome",) + CATEGORICAL_FIELDS}
     spec, notices = FilterSpec.from_query_params(params, vocab)
     notices = list(notices)
@@ -150,8 +160,16 @@ def read_url_once() -> None:
             hk = True
         elif raw_hk.lower() not in ("0", "false", "no"):
             notices.append(f"Ignored hk {raw_hk!r}: must be 0 or 1")
-    if spec.dataset not in ("shipped", "all") and spec.dataset not in store.list_datasets():
-        notices.append(f"Ignored dataset {spec.dataset!r}: not one of {['shipped', 'all', *store.list_datasets()]}")
+    if share:
+        name, problem = open_share_link(share)
+        if name:
+            spec = replace(spec, dataset=name)
+        else:
+            notices.append(problem)
+    if spec.dataset not in ("shipped", "all") and spec.dataset not in own_datasets():
+        # Neutral: says nothing about other sessions' datasets, lists only what this session may open.
+        notices.append(f"Ignored dataset {spec.dataset[:60]!r}: no such dataset. Datasets you can open: "
+                       f"{', '.join(['shipped', 'all', *own_datasets()])}")
         spec = replace(spec, dataset="shipped")
     rng = ranges()
     for name in ("year", "timepoint_months"):

@@ -6,6 +6,8 @@ import streamlit as st
 from evidence import InvalidSheet, ingest
 from evidence.query import catalogue as coverage
 from evidence.ingest import metapsy
+from evidence.ingest import uploads as own_import
+from evidence.store import limits, namespaces
 from evidence.core.errors import EvidenceError
 from pages import _shared as ui
 
@@ -68,13 +70,61 @@ def _show_problems(problems, title: str) -> None:
     ui.download_table(frame, "sheet_problems", "problems", "Problem report (CSV)")
 
 
+def _dataset_rows(folder) -> list[dict]:
+    rows = [{"dataset": "shipped", "access": "shipped with the dashboard", "version": ui.dataset_version(),
+             "studies": ui.store_metadata().get("n_studies", ""),
+             "effect rows": ui.store_metadata().get("n_effects", ""),
+             "source file": "data/*.csv", "attribution": "shipped with the dashboard"}]
+    for ds in ui.own_datasets():
+        try:
+            info = ingest.dataset_info(ds, folder)
+        except EvidenceError as exc:
+            info = {"source_file": f"unreadable: {exc}"}
+        shared = not (folder / f"{ds}.duckdb").is_file()
+        rows.append({"dataset": ds, "access": "opened from a share link (read-only)" if shared else "imported by you",
+                     "version": info.get("imported_at", info.get("built_at", "")),
+                     "studies": info.get("n_studies", ""), "effect rows": info.get("n_effects", ""),
+                     "source file": info.get("source_file", ""), "attribution": info.get("attribution", "")})
+    return rows
+
+
+KEY_SHARE_LINKS = "_share_links"
+
+
+def _make_share(folder, name: str) -> None:
+    try:
+        link = _share_url(namespaces.create_share(folder, name))
+    except EvidenceError as exc:
+        link = exc
+    st.session_state.setdefault(KEY_SHARE_LINKS, {})[name] = link
+
+
+def _delete(folder, name: str) -> None:
+    namespaces.delete_dataset(folder, name)
+    st.session_state.get(KEY_SHARE_LINKS, {}).pop(name, None)
+
+
+def _share_url(token: str) -> str:
+    # The page's own address (behind a proxy too) with only the share token as query.
+    base = (st.context.url or "").split("?")[0].split("#")[0]
+    return f"{base}?share={token}" if base else f"?share={token}"
+
+
 with import_tab:
+    folder = ui.own_folder()
+    hours = limits.UPLOAD_LIFETIME_SECONDS / 3600
     st.markdown(
         "Fill in the template (one row per study × comparison × outcome × follow-up, the same columns as the "
         "shipped extraction) and upload it as CSV or XLSX, or upload a file in the **Metapsy data standard** "
         "(semicolon-separated, decimal commas). Every row is checked; if anything is wrong you get a list naming "
         "the row and column, and nothing is stored. A valid sheet becomes its own dataset — the shipped data are "
         "never changed. Pick it under **Dataset** in the sidebar.")
+    st.info(f"**Your datasets are private to this browser session.** Other visitors never see them, cannot open "
+            f"them by name, and *all* means the shipped data plus your own datasets. An upload is deleted "
+            f"{hours:g} hours after its import; reloading the page starts a new session without it, so keep a "
+            "share link (to open it again, or to show it to someone, who gets it read-only) or a copy as a sheet "
+            "(below).",
+            icon=":material/lock:")
     st.download_button("Blank template (CSV)", data=ingest.blank_template_csv(),
                        file_name="peer_support_template.csv", mime="text/csv", key="dl_template", on_click="ignore")
 
@@ -86,7 +136,8 @@ with import_tab:
                              help="Lower-case letters, digits, '-' or '_' (e.g. my-trials).")
         attribution = st.text_input("Who extracted these data (shown with the dataset)", key="upload_attr",
                                     max_chars=200)
-        replace_existing = st.checkbox("Replace a dataset of the same name", key="upload_replace")
+        replace_existing = st.checkbox("Replace my dataset of the same name", key="upload_replace",
+                                       help="Only a dataset of this session can be replaced.")
         submitted = st.form_submit_button("Check and import", type="primary")
 
     if submitted:
@@ -95,44 +146,50 @@ with import_tab:
         elif not name.strip():
             st.warning("Give the dataset a name.", icon=":material/warning:")
         else:
-            data = upload.getvalue()
-            with st.spinner("Checking every row…"):
-                if sheet_format == "Metapsy data standard":
-                    report = metapsy.validate_metapsy(data, source_name=upload.name)
-                else:
-                    report = ingest.validate_sheet(data, upload.name)
-            if not report.ok:
-                _show_problems(report.problems, f"{len(report.problems)} problem(s) found; nothing was stored. "
-                                                "Fix them and upload again.")
+            try:
+                ui.expire_old_uploads(force=True)
+                slug = own_import.check_can_import(folder, name, replace=replace_existing)  # before the work
+            except EvidenceError as exc:
+                ui.render_error(exc)
             else:
-                try:
-                    with st.spinner("Importing…"):
-                        result = ingest.import_records(report, ingest.safe_dataset_name(name),
-                                                       source_file=upload.name, replace=replace_existing,
-                                                       attribution=attribution)
-                except InvalidSheet as exc:
-                    _show_problems(exc.problems, f"{len(exc.problems)} problem(s) found; nothing was stored.")
-                except EvidenceError as exc:
-                    ui.render_error(exc)
+                data = upload.getvalue()
+                with st.spinner("Checking every row…"):
+                    if sheet_format == "Metapsy data standard":
+                        report = metapsy.validate_metapsy(data, source_name=upload.name)
+                    else:
+                        report = ingest.validate_sheet(data, upload.name)
+                if not report.ok:
+                    _show_problems(report.problems, f"{len(report.problems)} problem(s) found; nothing was "
+                                                    "stored. Fix them and upload again.")
                 else:
-                    ui.forget_results()  # new dataset: counts and analyses must be recomputed
-                    st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect "
-                               "rows. Choose it under Dataset in the sidebar.", icon=":material/check_circle:")
-                    if report.warnings:
-                        st.warning(f"{len(report.warnings)} warning(s): text kept as plain text.",
-                                   icon=":material/warning:")
-                        st.dataframe(report.problems_frame(), hide_index=True, width="stretch")
+                    try:
+                        with st.spinner("Importing…"):
+                            result = own_import.import_own(report, slug, folder, source_file=upload.name,
+                                                           replace=replace_existing, attribution=attribution)
+                    except InvalidSheet as exc:
+                        _show_problems(exc.problems, f"{len(exc.problems)} problem(s) found; nothing was stored.")
+                    except EvidenceError as exc:
+                        ui.render_error(exc)
+                    else:
+                        st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} "
+                                   "effect rows. Choose it under Dataset in the sidebar.",
+                                   icon=":material/check_circle:")
+                        if report.warnings:
+                            st.warning(f"{len(report.warnings)} warning(s): text kept as plain text.",
+                                       icon=":material/warning:")
+                            st.dataframe(report.problems_frame(), hide_index=True, width="stretch")
 
     st.subheader("The Metapsy depression database")
     st.markdown(f"The {metapsy.METAPSY_ATTRIBUTION} "
                 "ships with the dashboard as an example of the Metapsy standard. Importing it goes through the same "
                 "checks as your own sheet; it is not peer support, so it is never mixed into the shipped data. "
                 "Once imported, the trials it shares with the shipped data are cross-checked number by number.")
-    datasets = ingest.list_datasets()
     if st.button("Import the Metapsy database as dataset 'metapsy-depression'", key="import_metapsy"):
         try:
+            ui.expire_old_uploads(force=True)
+            own_import.check_can_import(folder, "metapsy-depression", replace=True)
             with st.spinner("Checking and importing 900+ rows…"):
-                result = metapsy.import_metapsy()
+                result = metapsy.import_metapsy(uploads_dir=folder)
         except InvalidSheet as exc:
             _show_problems(exc.problems, f"{len(exc.problems)} problem(s) in the Metapsy file; nothing was stored.")
         except FileNotFoundError as exc:
@@ -140,13 +197,11 @@ with import_tab:
         except EvidenceError as exc:
             ui.render_error(exc)
         else:
-            ui.forget_results()
             st.success(f"Imported '{result.name}': {result.n_studies} studies, {result.n_effects} effect rows.",
                        icon=":material/check_circle:")
-            datasets = ingest.list_datasets()
-    if "metapsy-depression" in datasets:
+    if "metapsy-depression" in ui.own_datasets():
         try:
-            diffs = metapsy.disagreements("metapsy-depression", ui.connection())
+            diffs = metapsy.disagreements("metapsy-depression", ui.connection(), uploads_dir=folder)
         except EvidenceError as exc:
             ui.render_error(exc)
         else:
@@ -155,17 +210,35 @@ with import_tab:
             st.dataframe(diffs, hide_index=True, width="stretch")
             ui.download_table(diffs, "metapsy_disagreements", "metapsy_diffs", "Cross-check (CSV)")
 
-    st.subheader("Datasets")
-    rows = [{"dataset": "shipped", "version": ui.dataset_version(),
-             "studies": ui.store_metadata().get("n_studies", ""),
-             "effect rows": ui.store_metadata().get("n_effects", ""),
-             "source file": "data/*.csv", "attribution": "shipped with the dashboard"}]
-    for ds in datasets:
-        try:
-            info = ingest.dataset_info(ds)
-        except EvidenceError as exc:
-            info = {"source_file": f"unreadable: {exc}"}
-        rows.append({"dataset": ds, "version": info.get("imported_at", info.get("built_at", "")),
-                     "studies": info.get("n_studies", ""), "effect rows": info.get("n_effects", ""),
-                     "source file": info.get("source_file", ""), "attribution": info.get("attribution", "")})
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.subheader("Your datasets")
+    st.dataframe(_dataset_rows(folder), hide_index=True, width="stretch")
+    mine = [d for d in ui.own_datasets() if (folder / f"{d}.duckdb").is_file()]
+    if ui.own_datasets():
+        share_col, download_col, delete_col = st.columns(3, gap="large")
+        if mine:
+            with share_col:
+                chosen = st.selectbox("Share one of your datasets", mine, key="share_pick")
+                st.button("Make a share link", key="btn_share", on_click=_make_share, args=(folder, chosen))
+                link = st.session_state.get(KEY_SHARE_LINKS, {}).get(chosen)
+                if isinstance(link, EvidenceError):
+                    ui.render_error(link)
+                elif link:
+                    st.code(link, language=None, wrap_lines=True)
+                    st.caption(f"Whoever opens this link sees '{chosen}' read-only, in their own session, until "
+                               f"the dataset expires ({hours:g} hours after its import). Anyone with the link can "
+                               "open it: share it only with people who may see the data.")
+        with download_col:
+            keep = st.selectbox("Keep a copy as a sheet", ui.own_datasets(), key="download_pick")
+            try:
+                ui.download_table(own_import.dataset_as_sheet(keep, folder), f"{keep}-sheet", "own_sheet",
+                                  "Download the sheet (CSV)")
+            except EvidenceError as exc:
+                ui.render_error(exc)
+            st.caption("The same columns as the template: import it again after a reload, after it expired, or "
+                       "on another server.")
+        with delete_col:
+            gone = st.selectbox("Delete one of your datasets", ui.own_datasets(), key="delete_pick")
+            st.button("Delete it now", key="btn_delete", on_click=_delete, args=(folder, gone))
+    with st.expander("Limits of this server"):
+        st.dataframe([{"limit": a, "value": b} for a, b in limits.describe_limits()], hide_index=True,
+                     width="stretch")

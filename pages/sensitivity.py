@@ -4,7 +4,6 @@ import streamlit as st
 
 from evidence.present import charts
 from evidence.present import wording as words
-from evidence.core.errors import EvidenceError
 from pages import _shared as ui
 
 view = ui.current_view()
@@ -27,12 +26,8 @@ ui.render_metrics(analysis)
 
 # -- one-glance robustness ---------------------------------------------------------------------
 st.header("Does the conclusion survive?")
-try:
-    with st.spinner("Refitting every estimator and scenario…"):
-        grid = ui.result("robustness", view)
-except EvidenceError as exc:
-    ui.render_error(exc)
-    grid = None
+with st.spinner("Refitting every estimator and scenario…"):
+    grid = ui.heavy_table("robustness", view, analysis.k, "the robustness grid")
 if grid is not None:
     main = words.conclusion_words(pooled.ci_low, pooled.ci_high,
                                   "left" if side == "left" else "right")
@@ -54,7 +49,7 @@ if grid is not None:
 
 # -- leave one out -----------------------------------------------------------------------------
 st.header("Leave one out")
-loo = ui.try_table("leave_one_out", view)
+loo = ui.heavy_table("leave_one_out", view, analysis.k, "leave-one-out")
 if loo is not None:
     changed = loo[loo["verdict_changes"]]
     if len(changed):
@@ -67,7 +62,7 @@ if loo is not None:
 
 # -- influence ---------------------------------------------------------------------------------
 st.header("Influence diagnostics")
-inf = ui.try_table("influence", view)
+inf = ui.heavy_table("influence", view, analysis.k, "influence diagnostics")
 if inf is not None:
     flagged = inf[inf["flagged"]]
     if len(flagged):
@@ -84,7 +79,7 @@ if inf is not None:
 
 # -- cumulative --------------------------------------------------------------------------------
 st.header("Cumulative meta-analysis by year")
-cum = ui.try_table("cumulative", view, "year")
+cum = ui.heavy_table("cumulative", view, analysis.k, "the cumulative meta-analysis", "year")
 if cum is not None:
     build = lambda: charts.cumulative_plot(cum, effect_measure=analysis.effect_measure, ps_side=side)
     ui.show_chart(build, f"cumulative_{view.spec.outcome}", "cumulative", ui.view_inputs(view))

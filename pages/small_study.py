@@ -21,7 +21,7 @@ if analysis.k < words.SMALL_STUDY_MIN_K:
                f"than {words.SMALL_STUDY_MIN_K} studies (Sterne et al. 2011): read everything on this page "
                "with caution, and do not take 'no asymmetry found' as 'no publication bias'.", icon=":material/warning:")
 
-res = ui.try_table("small_study", view)
+res = ui.heavy_table("small_study", view, analysis.k, "the funnel plot, Egger's test and trim-and-fill")
 if res is None:
     st.stop()
 for note in res.notes:

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidChoice",
     "TooFewStudies",
     "IncomparableAnalyses",
+    "LimitExceeded",
 ]
 
 
@@ -153,3 +154,21 @@ class IncomparableAnalyses(EvidenceError, ValueError):
     def __init__(self, a: str, b: str) -> None:
         self.a, self.b = a, b
         super().__init__(f"Cannot compare an analysis on {a} with one on {b}; both must use the same effect measure.")
+
+
+class LimitExceeded(EvidenceError):
+    """A request would pass one of the limits of :mod:`evidence.store.limits`; nothing was done.
+
+    Attributes
+    ----------
+    limit : str
+        The limit in words (e.g. "imported datasets per browser session").
+    value : str
+        Its value as a person reads it (e.g. "5" or "200 MB").
+    detail : str
+        What the request would have needed.
+    """
+
+    def __init__(self, limit: str, value: str, detail: str = "") -> None:
+        self.limit, self.value, self.detail = limit, value, detail
+        super().__init__(f"Limit reached: {limit} is {value}" + (f"; {detail}" if detail else "") + ".")

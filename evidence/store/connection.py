@@ -1,12 +1,16 @@
 """Connections to the evidence store and the registry of datasets (no query text here).
 
 The shipped store (``data/evidence.duckdb``) is opened **read-only**; imported datasets live in
-their own DuckDB files under ``data/uploads/`` (or in memory) and are opened read-only too. A DuckDB
+their own DuckDB files in a folder (``uploads_dir``) and are opened read-only too. The app gives every
+browser session its own folder (:mod:`evidence.store.namespaces`), so a name is looked up only among
+that session's datasets: ``<name>.duckdb`` files it imported and ``<name>.share`` pointers to datasets
+shared with it by a link. In-memory datasets belong to the default folder only. A DuckDB
 connection is not thread-safe, so callers take a ``.cursor()`` per query (:mod:`evidence.query`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -18,13 +22,14 @@ from evidence.core.filters import DATASET_NAME_PATTERN
 __all__ = [
     "PROJECT_ROOT", "DATA_DIR", "DB_PATH", "UPLOADS_DIR",
     "connect", "shared_connection", "connect_dataset", "register_memory_dataset",
-    "forget_memory_dataset", "list_datasets", "dataset_connections",
+    "forget_memory_dataset", "list_datasets", "dataset_connections", "share_target", "read_pointer",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 DB_PATH = DATA_DIR / "evidence.duckdb"
 UPLOADS_DIR = DATA_DIR / "uploads"
+SHARES = "shares"  # below the uploads folder: share records, one JSON file per link
 
 _lock = threading.Lock()
 _shared: dict[str, duckdb.DuckDBPyConnection] = {}
@@ -76,22 +81,64 @@ def forget_memory_dataset(name: str) -> None:
         con.close()
 
 
+def _is_default(folder: Path) -> bool:
+    return folder.resolve() == UPLOADS_DIR.resolve()
+
+
+def read_pointer(path: Path) -> str | None:
+    """The share id a ``<name>.share`` pointer file names (None when unreadable)."""
+    try:
+        share_id = json.loads(Path(path).read_text(encoding="utf-8")).get("share")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return share_id if isinstance(share_id, str) and share_id.isalnum() else None
+
+
+def share_target(root: str | Path, share_id: str) -> Path | None:
+    """The dataset file a share record points at, when the record and the file exist (inside ``root``)."""
+    root = Path(root).resolve()
+    if not share_id or not share_id.isalnum():
+        return None
+    try:
+        rel = json.loads((root / SHARES / f"{share_id}.json").read_text(encoding="utf-8")).get("target")
+        target = (root / rel).resolve()
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    if root not in target.parents or target.suffix != ".duckdb" or not target.is_file():
+        return None
+    return target
+
+
+def _pointer_target(pointer: Path) -> Path | None:
+    # sessions/<owner>/<name>.share -> the uploads root is two folders up
+    share_id = read_pointer(pointer)
+    return share_target(pointer.parent.parent.parent, share_id) if share_id else None
+
+
 def list_datasets(uploads_dir: str | Path | None = None) -> tuple[str, ...]:
-    """Names of imported datasets: files ``<name>.duckdb`` in the uploads folder, then in-memory ones."""
+    """Names of the datasets in a folder: files ``<name>.duckdb``, share pointers ``<name>.share`` that still
+    lead to a dataset, and (default folder only) the in-memory ones."""
     folder = Path(uploads_dir) if uploads_dir is not None else UPLOADS_DIR
-    names = set(_memory)
+    names = set(_memory) if uploads_dir is None or _is_default(folder) else set()
     if folder.is_dir():
         names.update(p.stem for p in folder.glob("*.duckdb") if DATASET_NAME_PATTERN.match(p.stem))
+        names.update(p.stem for p in folder.glob("*.share")
+                     if DATASET_NAME_PATTERN.match(p.stem) and _pointer_target(p) is not None)
     return tuple(sorted(names))
 
 
 def connect_dataset(name: str, uploads_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to one imported dataset (cached per file)."""
-    with _lock:
-        if name in _memory:
-            return _memory[name]
+    """Read-only connection to one dataset of a folder (cached per file); :class:`UnknownDataset` names only
+    ``shipped``, ``all`` and that folder's datasets."""
     folder = Path(uploads_dir) if uploads_dir is not None else UPLOADS_DIR
+    if uploads_dir is None or _is_default(folder):
+        with _lock:
+            if name in _memory:
+                return _memory[name]
     path = folder / f"{name}.duckdb"
+    if DATASET_NAME_PATTERN.match(name) and not path.is_file():
+        pointer = folder / f"{name}.share"
+        path = (_pointer_target(pointer) if pointer.is_file() else None) or path
     if not DATASET_NAME_PATTERN.match(name) or not path.is_file():
         raise UnknownDataset(name, ("shipped", "all") + list_datasets(folder))
     key = str(path.resolve())
@@ -118,7 +165,8 @@ def dataset_connections(dataset: str, con: duckdb.DuckDBPyConnection | None = No
     """The ``(dataset name, connection)`` pairs a spec's ``dataset`` refers to.
 
     ``"shipped"`` is the shipped store (``con`` or the shared connection), an imported name is that
-    dataset alone, ``"all"`` is the shipped store followed by every imported dataset.
+    dataset alone, ``"all"`` is the shipped store followed by every dataset of the folder ``uploads_dir``
+    (in the app: the session's own and those shared with it).
     """
     shipped = con if con is not None else None
     if dataset == "shipped":

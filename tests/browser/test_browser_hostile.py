@@ -163,7 +163,8 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
     assert want <= got, f"report misses {sorted(want - got)}"
     assert {2, 3, 4} <= {int(r["row"]) for r in shown if r["severity"] == "problem"}
 
-    assert dataset not in ingest.list_datasets(), "a refused sheet was stored"
+    from evidence.store.connection import UPLOADS_DIR  # every session's folder lies below it
+    assert not list(UPLOADS_DIR.rglob(f"{dataset}.*")), "a refused sheet was stored"
     assert shipped_csv_hashes() == hashes, "shipped data/*.csv changed"
     app.open("")
     assert app.metric("Pooled effect") == pooled_before
