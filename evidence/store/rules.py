@@ -15,6 +15,7 @@ import difflib
 import functools
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -167,11 +168,16 @@ def nearest(value: str, valid: Sequence[str]) -> str | None:
     return _nearest(value, tuple(valid))
 
 
-def vocab_message(value: str, column: str, valid: Sequence[str]) -> str:
-    """Why ``value`` is not allowed in ``column``, with the nearest allowed value when there is one."""
+@functools.lru_cache(maxsize=4096)
+def _vocab_message(value: str, column: str, valid: tuple[str, ...]) -> str:
     hint = nearest(value, valid)
     extra = f"; did you mean {hint!r}?" if hint else ""
     return f"{short(value)} is not an allowed {column} value{extra} Valid values: {list(valid)}"
+
+
+def vocab_message(value: str, column: str, valid: Sequence[str]) -> str:
+    """Why ``value`` is not allowed in ``column``, with the nearest allowed value when there is one."""
+    return _vocab_message(value, column, tuple(valid))
 
 
 def check_vocab(column: str, values: pd.Series, valid: Sequence[str], rows: np.ndarray,
@@ -183,19 +189,19 @@ def check_vocab(column: str, values: pd.Series, valid: Sequence[str], rows: np.n
     valid = tuple(valid)
     label = label or column
     present = values.notna()
-    sample = values[present]
-    if len(sample) and isinstance(sample.iloc[0], tuple):
-        bad = present & values.map(lambda items: any(x not in valid for x in items), na_action="ignore").fillna(False)
+    array = values.to_numpy()
+    if any(isinstance(v, tuple) for v in array[present.to_numpy()][:1]):
+        bad = present & values.map(lambda items: any(x not in valid for x in items), na_action="ignore") \
+            .astype(object).fillna(False).astype(bool)
         for i in np.flatnonzero(bad.to_numpy()):
-            for x in values.iloc[i]:
+            for x in array[i]:
                 if x not in valid:
                     problems.append(Problem(int(rows[i]), column, vocab_message(x, label, valid), file,
                                             "not an allowed value"))
         return bad
     bad = present & ~values.isin(valid)
-    for i in np.flatnonzero(bad.to_numpy()):
-        problems.append(Problem(int(rows[i]), column, vocab_message(values.iloc[i], label, valid), file,
-                                "not an allowed value"))
+    problems.extend(Problem(int(rows[i]), column, vocab_message(array[i], label, valid), file, "not an allowed value")
+                    for i in np.flatnonzero(bad.to_numpy()))
     return bad
 
 
@@ -237,7 +243,13 @@ def _between(column: str, tables: tuple[str, ...], low: float, high: float, say:
 
 
 def _next_year() -> int:
-    return _dt.date.today().year + 1
+    return _year_of_day(int(time.time() // 86400)) + 1
+
+
+@functools.lru_cache(maxsize=2)
+def _year_of_day(day: int) -> int:
+    # Keyed on the day so a server running past New Year moves on (date.today() per message costs 10 µs).
+    return _dt.date.today().year
 
 
 def _ratio_rule(est: str, col: str, type_col: str, tables: tuple[str, ...]) -> Rule:
@@ -351,17 +363,35 @@ def check_rules(frame: pd.DataFrame, rules: Sequence[Rule], rows: np.ndarray, pr
     A cell that already has a problem (``already[column]``, updated here) gets no second one.
     """
     flagged = dict(already) if already is not None else {}
+    columns = {c: frame[c].to_numpy() for c in frame.columns}
     for rule in rules:
-        mask = rule.violated(frame).fillna(False).astype(bool)
+        mask = rule.violated(frame).astype(object).fillna(False).astype(bool)
         prior = flagged.get(rule.column)
         if prior is not None:
             mask &= ~prior
         hits = np.flatnonzero(mask.to_numpy())
         if not len(hits):
             continue
-        sub = frame.iloc[hits].to_dict("records")
-        problems.extend(Problem(int(rows[i]), rule.column, rule.message(r), file, rule.kind)
-                        for i, r in zip(hits, sub))
+        problems.extend(Problem(int(rows[i]), rule.column, rule.message(_Row(columns, i)), file, rule.kind)
+                        for i in hits)
         flagged[rule.column] = mask if prior is None else (prior | mask)
     if already is not None and isinstance(already, dict):
         already.update(flagged)
+
+
+class _Row(Mapping):
+    """One row of a frame's columns, read lazily (a message reads two or three cells of a wide row)."""
+
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: Mapping[str, np.ndarray], i: int) -> None:
+        self._columns, self._i = columns, i
+
+    def __getitem__(self, key: str) -> object:
+        return self._columns[key][self._i]
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 import sys
 import time
 import zipfile
@@ -62,12 +63,15 @@ def bomb_xlsx(rows: int = 250_000, cols: int = 100) -> bytes:
 
 
 def main() -> int:
+    validate_sheet(bad_sheet(10), "warm-up.csv")  # imports and the controlled lists, as in a running server
     data = bad_sheet()
-    t0 = time.perf_counter()
-    report = validate_sheet(data, "bad.csv")
-    dt = time.perf_counter() - t0
-    print(f"validate_sheet, 20,000 bad rows ({len(data) / 1e6:.1f} MB): {dt:.2f} s, "
-          f"{len(report.problems):,} problems (goal < 2 s)")
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        report = validate_sheet(data, "bad.csv")
+        times.append(time.perf_counter() - t0)
+    print(f"validate_sheet, 20,000 bad rows ({len(data) / 1e6:.1f} MB): median {statistics.median(times):.2f} s "
+          f"(min {min(times):.2f}), {len(report.problems):,} problems (goal < 2 s)")
     bomb = bomb_xlsx()
     size = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(bomb)).infolist())
     t0 = time.perf_counter()
