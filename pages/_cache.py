@@ -180,3 +180,13 @@ def forget_results() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
     _vocab_lookup.cache_clear()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _study_ids(store_key: str, dataset: str) -> frozenset[str]:
+    return frozenset(query.candidate_rows(FilterSpec(dataset=dataset), connection())["study_id"].dropna())
+
+
+def study_ids(dataset: str) -> frozenset[str]:
+    """The study ids of a dataset (to tell a link's unknown ids from known ones)."""
+    return _study_ids(cache_key(), dataset)

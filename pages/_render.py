@@ -147,6 +147,12 @@ def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV")
     st.download_button(label, icon=":material/download:", data=lambda: table_csv(table), file_name=f"{name}.csv", mime="text/csv",
                        key=f"dl_csv_{key}", on_click="ignore")
 
+
+def download_table_lazily(make_table: Callable[[], pd.DataFrame], name: str, key: str, label: str = "CSV") -> None:
+    """A CSV download of a table made only when the user asks for it (a long problem report, say)."""
+    st.download_button(label, icon=":material/download:", data=lambda: table_csv(make_table()),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
+
 @st.cache_resource(max_entries=256, show_spinner="Drawing…", hash_funcs=SPEC_HASH)
 def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tuple[dict, dict]:
     """A chart's Vega-Lite dict (for exports) and the same with its data sets as Arrow bytes (for display).

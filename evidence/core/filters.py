@@ -27,6 +27,8 @@ __all__ = [
     "FILTER_ORDER",
     "COLUMNS",
     "RESERVED_QUERY_KEYS",
+    "LIST_QUERY_KEYS",
+    "collapse_query_params",
     "DATASET_NAME_PATTERN",
     "STUDY_ID_PATTERN",
     "vocabulary",
@@ -247,13 +249,9 @@ class FilterSpec:
             One plain sentence per ignored key or value.
         """
         allowed = {k: tuple(v) for k, v in (vocab if vocab is not None else vocabulary()).items()}
-        notices: list[str] = []
+        flat, notices = collapse_query_params(params)
         kwargs: dict[str, object] = {}
-        for key, raw in params.items():
-            key = str(key)
-            if isinstance(raw, (list, tuple)):
-                raw = ",".join(str(r) for r in raw)
-            text = "" if raw is None else str(raw)
+        for key, text in flat.items():
             if key in RESERVED_QUERY_KEYS:
                 continue
             if key == "outcome":
@@ -267,24 +265,15 @@ class FilterSpec:
                     notices.append(f"Ignored outcome {_short(text)}: not one of {list(valid)}")
             elif key in CATEGORICAL_FIELDS:
                 valid = allowed.get(key, ())
-                kept = []
-                for value in _unescape_all(text):
-                    if value in valid and value not in kept:
-                        kept.append(value)
-                    elif value not in valid:
-                        notices.append(f"Ignored {_LABELS[key]} value {_short(value)}: "
-                                       f"not one of {list(valid)}")
-                kwargs[key] = tuple(kept)
+                values = _unescape_all(text)
+                kwargs[key] = tuple(dict.fromkeys(v for v in values if v in valid))
+                _notice_ignored(notices, f"{_LABELS[key]} value", [v for v in values if v not in valid],
+                                f"not one of {list(valid)}")
             elif key == "exclude_studies":
-                kept = []
-                for value in _unescape_all(text):
-                    if STUDY_ID_PATTERN.match(value):
-                        if value not in kept:
-                            kept.append(value)
-                    else:
-                        notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
-                                       "not a study identifier")
-                kwargs[key] = tuple(kept)
+                values = _unescape_all(text)
+                kwargs[key] = tuple(dict.fromkeys(v for v in values if STUDY_ID_PATTERN.match(v)))
+                _notice_ignored(notices, "study id", [v for v in values if not STUDY_ID_PATTERN.match(v)],
+                                "not a study identifier", where=" in exclude_studies")
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
                 if rng is None:
@@ -348,6 +337,47 @@ def _parse_range(text: str, kind: type) -> tuple | None:
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo < 0:
         return None
     return (lo, hi)
+
+
+#: Query keys whose value is a list: a repeated key adds its values (``?population=a&population=b``).
+LIST_QUERY_KEYS: frozenset[str] = frozenset(CATEGORICAL_FIELDS) | {"exclude_studies"}
+#: Ignored values quoted in one notice.
+NOTICE_EXAMPLES = 3
+
+
+def collapse_query_params(params: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
+    """One text per query key, with a notice for each key given more than once.
+
+    A repeated list key (:data:`LIST_QUERY_KEYS`) adds its values; any other repeated key keeps its
+    first value, and the notice says so (a link never silently keeps one of two meanings).
+    """
+    flat: dict[str, str] = {}
+    notices: list[str] = []
+    for key, raw in params.items():
+        key = str(key)
+        values = [("" if r is None else str(r)) for r in raw] if isinstance(raw, (list, tuple)) \
+            else ["" if raw is None else str(raw)]
+        values = values or [""]
+        if len(values) > 1 and key in LIST_QUERY_KEYS:
+            flat[key] = ",".join(v for v in values if v)
+            continue
+        if len(values) > 1:
+            notices.append(f"Parameter {_short(key)} was given {len(values):,} times; the first value, "
+                           f"{_short(values[0])}, is used")
+        flat[key] = values[0]
+    return flat, notices
+
+
+def _notice_ignored(notices: list[str], what: str, ignored: list[str], reason: str, where: str = "") -> None:
+    """One notice for all the ignored values of one parameter, quoting the first few."""
+    if not ignored:
+        return
+    unique = list(dict.fromkeys(ignored))
+    if len(ignored) == 1:
+        notices.append(f"Ignored {what} {_short(ignored[0])}{where}: {reason}")
+        return
+    examples = ", ".join(_short(v) for v in unique[:NOTICE_EXAMPLES])
+    notices.append(f"Ignored {len(ignored):,} {what}s{where}, e.g. {examples}: {reason}")
 
 
 def _short(value: str, limit: int = 40) -> str:

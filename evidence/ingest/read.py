@@ -91,7 +91,8 @@ def _read_text(data: bytes) -> tuple[list[str], list[list[object]], list[Problem
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = sniff_delimiter(first)
     csv.field_size_limit(MAX_CSV_CELL_CHARS)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a stray or unclosed quote is an error to report, not a cell swallowing the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     all_rows = []
     try:
         for row in reader:
@@ -124,6 +125,9 @@ def _csv_error_message(exc: csv.Error, line: int) -> str:
                 "character \" that is never closed); check that line")
     if "new-line character" in text or "unexpected end of data" in text:
         return f"line {line}: a quoted cell is never closed (a \" without its partner); check that line"
+    if "expected after" in text:
+        return (f"line {line}: a quote character \" stands inside a cell that is not quoted as a whole; quote the "
+                "whole cell and double the quote inside it (\"\")")
     return f"line {line}: not a readable CSV line ({text})"
 
 
