@@ -67,13 +67,12 @@ def _show_problems(problems, title: str) -> None:
     report = ingest.SheetReport(tuple(problems), ())
     shown = ingest.SHOWN_PROBLEMS
     if len(report.problems) > shown:
-        st.markdown(f"**Problems by kind** (the first {shown:,} of {len(report.problems):,} are listed below; "
-                    "download the report for all of them)")
+        st.markdown(f"**Problems by kind.** The first {shown:,} of {len(report.problems):,} are listed below; "
+                    "the problem report lists all of them.")
         st.dataframe(report.counts_by_kind(), hide_index=True)
     st.dataframe(report.problems_frame(limit=shown), hide_index=True, width="stretch")
     # The download is made only when asked for (a lambda), so a long report is never sent unasked.
-    ui.download_table_lazily(report.problems_frame, "sheet_problems", "problems",
-                             f"Problem report, all {len(report.problems):,} (CSV)")
+    ui.download_table_lazily(report.problems_frame, "sheet_problems", "problems", "Problem report (CSV)")
 
 
 with import_tab:
@@ -110,7 +109,7 @@ with import_tab:
                 else:
                     report = ingest.validate_sheet(data, upload.name)
             if not report.ok:
-                _show_problems(report.problems, f"{len(report.problems)} problem(s) found; nothing was stored. "
+                _show_problems(report.problems, f"{len(report.problems):,} problem(s) found; nothing was stored. "
                                                 "Fix them and upload again.")
             else:
                 try:
