@@ -13,7 +13,7 @@ from evidence import FilterSpec
 from evidence import analysis as analysis_mod
 from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS, collapse_query_params
-from evidence.store.rules import short
+from evidence.core.params import short
 from evidence.store import connection as store
 
 from ._cache import choice_counts, choices, dataset_version, ranges, study_ids

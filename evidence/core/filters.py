@@ -20,6 +20,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from evidence.core.params import collapse, notice_ignored
+from evidence.core.params import short as _short
+
 __all__ = [
     "FilterSpec",
     "conditions",
@@ -267,12 +270,12 @@ class FilterSpec:
                 valid = allowed.get(key, ())
                 values = _unescape_all(text)
                 kwargs[key] = tuple(dict.fromkeys(v for v in values if v in valid))
-                _notice_ignored(notices, f"{_LABELS[key]} value", [v for v in values if v not in valid],
+                notice_ignored(notices, f"{_LABELS[key]} value", [v for v in values if v not in valid],
                                 f"not one of {list(valid)}")
             elif key == "exclude_studies":
                 values = _unescape_all(text)
                 kwargs[key] = tuple(dict.fromkeys(v for v in values if STUDY_ID_PATTERN.match(v)))
-                _notice_ignored(notices, "study id", [v for v in values if not STUDY_ID_PATTERN.match(v)],
+                notice_ignored(notices, "study id", [v for v in values if not STUDY_ID_PATTERN.match(v)],
                                 "not a study identifier", where=" in exclude_studies")
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
@@ -341,48 +344,11 @@ def _parse_range(text: str, kind: type) -> tuple | None:
 
 #: Query keys whose value is a list: a repeated key adds its values (``?population=a&population=b``).
 LIST_QUERY_KEYS: frozenset[str] = frozenset(CATEGORICAL_FIELDS) | {"exclude_studies"}
-#: Ignored values quoted in one notice.
-NOTICE_EXAMPLES = 3
 
 
 def collapse_query_params(params: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
-    """One text per query key, with a notice for each key given more than once.
-
-    A repeated list key (:data:`LIST_QUERY_KEYS`) adds its values; any other repeated key keeps its
-    first value, and the notice says so (a link never silently keeps one of two meanings).
-    """
-    flat: dict[str, str] = {}
-    notices: list[str] = []
-    for key, raw in params.items():
-        key = str(key)
-        values = [("" if r is None else str(r)) for r in raw] if isinstance(raw, (list, tuple)) \
-            else ["" if raw is None else str(raw)]
-        values = values or [""]
-        if len(values) > 1 and key in LIST_QUERY_KEYS:
-            flat[key] = ",".join(v for v in values if v)
-            continue
-        if len(values) > 1:
-            notices.append(f"Parameter {_short(key)} was given {len(values):,} times; the first value, "
-                           f"{_short(values[0])}, is used")
-        flat[key] = values[0]
-    return flat, notices
-
-
-def _notice_ignored(notices: list[str], what: str, ignored: list[str], reason: str, where: str = "") -> None:
-    """One notice for all the ignored values of one parameter, quoting the first few."""
-    if not ignored:
-        return
-    unique = list(dict.fromkeys(ignored))
-    if len(ignored) == 1:
-        notices.append(f"Ignored {what} {_short(ignored[0])}{where}: {reason}")
-        return
-    examples = ", ".join(_short(v) for v in unique[:NOTICE_EXAMPLES])
-    notices.append(f"Ignored {len(ignored):,} {what}s{where}, e.g. {examples}: {reason}")
-
-
-def _short(value: str, limit: int = 40) -> str:
-    value = str(value)
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+    """One text per query key (see :func:`evidence.core.params.collapse`), list keys being :data:`LIST_QUERY_KEYS`."""
+    return collapse(params, LIST_QUERY_KEYS)
 
 
 def conditions(spec: FilterSpec) -> list[tuple[str, str, list]]:

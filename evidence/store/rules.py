@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from evidence.core.errors import Problem
+from evidence.core.params import short  # noqa: F401  (a cell quoted in a message; used by ingest too)
 
 TEXT, INT, FLOAT, BOOL, FLAGS = "text", "int", "float", "bool", "flags"
 
@@ -84,12 +85,6 @@ def fmt(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:g}"
-
-
-def short(value: object, limit: int = 40) -> str:
-    """``repr`` of a cell's text, cut to ``limit`` characters, for a message."""
-    text = str(value)
-    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 # ---------------------------------------------------------------------------------------------
