@@ -21,11 +21,13 @@ missing, unreadable, or its recorded content hash differs from the CSVs on disk.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import duckdb
 import pandas as pd
@@ -34,8 +36,8 @@ from evidence.core.errors import Problem  # noqa: F401  (re-exported: the one Pr
 from evidence.store import rules
 from evidence.store import vocab as _vocab
 from evidence.store.validate import (  # noqa: F401  (re-exported: the build's public names)
-    CHANGELOG, FOREIGN_KEYS, HASHED_FILES_GLOB, LOAD_ORDER, PRIMARY_KEYS, DataValidationError, content_hash,
-    dataset_version, validate_data_dir,
+    CHANGELOG, FOREIGN_KEYS, HASHED_FILES_GLOB, LOAD_ORDER, PRIMARY_KEYS, DataValidationError, check_references,
+    check_table, content_hash, dataset_version, validate_data_dir, validate_vocab,
 )
 
 DEFAULT_DATA_DIR = _vocab.DEFAULT_DATA_DIR
@@ -178,6 +180,83 @@ def replace_durably(tmp: Path, target: Path) -> None:
         os.close(fd)
 
 
+def _write_atomically(db_path: Path, tables: dict[str, list[dict]], vocabulary: _vocab.Vocabulary,
+                      metadata: dict[str, str]) -> None:
+    """Load validated tables into a temporary store in one transaction, then move it over ``db_path``."""
+    remove_stale_temporaries(db_path)
+    tmp = db_path.with_name(f"{db_path.name}{TMP_INFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            _load(con, tables, vocabulary, metadata)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        replace_durably(tmp, db_path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def _metadata(version: str, digest: str, counts: dict[str, int]) -> dict[str, str]:
+    return {
+        "dataset_version": version,
+        "content_hash": digest,
+        "built_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "duckdb_version": duckdb.__version__,
+        **{f"n_{t}": str(n) for t, n in counts.items()},
+    }
+
+
+def _cell(value: object) -> object:
+    # In-memory rows may hold Python booleans where the CSVs say yes/no.
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def build_from_tables(tables: Mapping[str, Sequence[Mapping]], db_path: str | Path, *,
+                      vocab_dir: str | Path | None = None, version: str = "0.0.0",
+                      metadata: Mapping[str, str] | None = None) -> BuildResult:
+    """Validate in-memory tables and write them as a store with the shipped schema, atomically.
+
+    The same rules as :func:`build_database` (every problem collected, then the CHECKs), without
+    writing CSVs first. ``tables`` maps table names of :data:`LOAD_ORDER` to row mappings (missing
+    tables are empty); ``vocab_dir`` holds the ``vocab.csv`` to use (default the shipped one). Extra
+    ``metadata`` rows are written in the same transaction.
+
+    Raises
+    ------
+    DataValidationError
+        When a row breaks a rule; problems name the table (as ``<table>.csv``), row (first row = 2) and column.
+    """
+    started = time.perf_counter()
+    db_path = Path(db_path)
+    problems, vocabulary = validate_vocab(Path(vocab_dir) if vocab_dir is not None else DEFAULT_DATA_DIR)
+    checked: dict[str, list[dict]] = {}
+    digest = hashlib.sha256()
+    for table in LOAD_ORDER:
+        header = list(TABLE_COLUMNS[table])
+        rows = [{"__line__": i, **{c: _cell(r.get(c)) for c in header}}
+                for i, r in enumerate(tables.get(table, ()), start=2)]
+        digest.update(repr((table, [[r[c] for c in header] for r in rows])).encode("utf-8", "backslashreplace"))
+        records = check_table(table, header, rows, vocabulary, problems)
+        checked[table] = records or []
+    check_references(checked, problems)
+    if problems:
+        raise DataValidationError(problems)
+    assert vocabulary is not None
+    counts = {t: len(checked[t]) for t in LOAD_ORDER}
+    meta = {**_metadata(version, digest.hexdigest(), counts), **{str(k): str(v) for k, v in (metadata or {}).items()}}
+    _write_atomically(db_path, checked, vocabulary, meta)
+    return BuildResult(db_path=db_path, dataset_version=version, content_hash=meta["content_hash"],
+                       built_at=meta["built_at"], counts=counts, seconds=time.perf_counter() - started)
+
+
 def build_database(data_dir: str | Path = DEFAULT_DATA_DIR, db_path: str | Path | None = None) -> BuildResult:
     """Validate ``data_dir/*.csv`` and write the DuckDB store atomically.
 
@@ -208,32 +287,10 @@ def build_database(data_dir: str | Path = DEFAULT_DATA_DIR, db_path: str | Path 
         raise DataValidationError(problems)
     assert vocabulary is not None
     version = dataset_version(data_dir) or ""
-    built_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     counts = {t: len(tables[t]) for t in LOAD_ORDER}
-    metadata = {
-        "dataset_version": version,
-        "content_hash": digest,
-        "built_at": built_at,
-        "schema_version": SCHEMA_VERSION,
-        "duckdb_version": duckdb.__version__,
-        **{f"n_{t}": str(n) for t, n in counts.items()},
-    }
-    remove_stale_temporaries(db_path)
-    tmp = db_path.with_name(f"{db_path.name}{TMP_INFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        con = duckdb.connect(str(tmp))
-        try:
-            con.execute("BEGIN TRANSACTION")
-            _load(con, tables, vocabulary, metadata)
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        replace_durably(tmp, db_path)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            if leftover.exists():
-                leftover.unlink()
+    metadata = _metadata(version, digest, counts)
+    built_at = metadata["built_at"]
+    _write_atomically(db_path, tables, vocabulary, metadata)
     return BuildResult(db_path=db_path, dataset_version=version, content_hash=digest, built_at=built_at,
                        counts=counts, seconds=time.perf_counter() - started)
 

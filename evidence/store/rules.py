@@ -93,7 +93,10 @@ def fmt(value: float) -> str:
 def texts(column: pd.Series) -> pd.Series:
     """Stripped text of every cell; ``None`` for an empty cell (a non-text value is written as text)."""
     s = pd.Series(column, dtype=object)
-    stripped = s.str.strip()
+    try:
+        stripped = s.str.strip()
+    except AttributeError:  # no text at all: a column of numbers given in memory
+        stripped = pd.Series([None] * len(s), index=s.index, dtype=object)
     other = s.notna() & stripped.isna()
     if other.any():
         s = s.copy()

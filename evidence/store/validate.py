@@ -10,6 +10,7 @@ import csv
 import hashlib
 import re
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,16 @@ def _validate_table(table: str, data_dir: Path, vocabulary: _vocab.Vocabulary | 
     if read is None:
         return None
     header, rows = read
+    return check_table(table, header, rows, vocabulary, problems, name)
+
+
+def check_table(table: str, header: Sequence[str], rows: Sequence[Mapping], vocabulary: _vocab.Vocabulary | None,
+                problems: list[Problem], name: str = "") -> list[dict] | None:
+    """Check one table's rows (``__line__`` = line number, cells as text or plain values) against the rules.
+
+    Returns the parsed records (typed values, ``None`` for empty cells), or None when columns are missing.
+    """
+    name = name or f"{table}.csv"
     spec = rules.TABLE_COLUMNS[table]
     missing = [c for c in spec if c not in header]
     if missing:
@@ -224,6 +235,18 @@ def validate_data_dir(data_dir: str | Path) -> tuple[list[Problem], dict[str, li
         recs = _validate_table(table, data_dir, vocabulary, problems)
         if recs is not None:
             tables[table] = recs
+    check_references(tables, problems)
+    return problems, tables, vocabulary
+
+
+def validate_vocab(data_dir: str | Path) -> tuple[list[Problem], _vocab.Vocabulary | None]:
+    """Check ``data_dir/vocab.csv``; return (problems, vocabulary)."""
+    problems: list[Problem] = []
+    return problems, _validate_vocab(Path(data_dir), problems)
+
+
+def check_references(tables: Mapping[str, list[dict]], problems: list[Problem]) -> None:
+    """Foreign keys between the parsed tables, and an effect's source belonging to its study."""
     for (table, col), (ref_table, ref_col) in FOREIGN_KEYS.items():
         if table not in tables or ref_table not in tables:
             continue
@@ -240,6 +263,3 @@ def validate_data_dir(data_dir: str | Path) -> tuple[list[Problem], dict[str, li
                 problems.append(Problem(rec["__line__"], "source_id",
                                         f"source {rec['source_id']!r} belongs to study {sid!r}, not {rec['study_id']!r}",
                                         "effects.csv", "unknown reference"))
-    return problems, tables, vocabulary
-
-
