@@ -194,3 +194,17 @@ def forget_results() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
     _vocab_lookup.cache_clear()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _study_ids(store_key: str, dataset: str, uploads: str | None) -> frozenset[str]:
+    rows = query.candidate_rows(FilterSpec(dataset=dataset), connection(), uploads_dir=uploads)
+    return frozenset(rows["study_id"].dropna())
+
+
+def study_ids(dataset: str, uploads: str | None = None) -> frozenset[str]:
+    """The study ids of a dataset (to tell a link's unknown ids from known ones); ``uploads``: the session's
+    own folder, where its imported datasets are."""
+    if dataset == "shipped":
+        uploads = None
+    return _study_ids(cache_key() + namespaces.namespace_key(uploads), dataset, uploads)

@@ -164,6 +164,12 @@ def download_code(view: View, moderator: str | None = None) -> None:
 def _file_stem(text: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text or "view").strip("_")[:40] or "view"
 
+
+def download_table_lazily(make_table: Callable[[], pd.DataFrame], name: str, key: str, label: str = "CSV") -> None:
+    """A CSV download of a table made only when the user asks for it (a long problem report, say)."""
+    st.download_button(label, icon=":material/download:", data=lambda: table_csv(make_table()),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
+
 @st.cache_resource(max_entries=256, show_spinner="Drawing…", hash_funcs=SPEC_HASH)
 def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tuple[dict, dict]:
     """A chart's Vega-Lite dict (for exports) and the same with its data sets as Arrow bytes (for display).

@@ -11,8 +11,8 @@ numbers come from :mod:`evidence`.
 from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dataset_version,  # noqa: F401
                      forget_results, labels, ranges, result, review_findings, store_metadata)
 from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, download_chart, download_code,  # noqa: F401
-                      download_table, md_escape, records_to_arrow_bytes, render_error, render_metrics,
-                      rounded, show_cautions, show_chart, try_table, view_inputs)
+                      download_table, download_table_lazily, md_escape, records_to_arrow_bytes, render_error,
+                      render_metrics, rounded, show_cautions, show_chart, try_table, view_inputs)
 from ._heavy import heavy_table  # noqa: F401
 from ._owner import expire_old_uploads, own_datasets, own_folder  # noqa: F401
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401

@@ -3,6 +3,7 @@ of the whole view, and the app's navigation. A restored link and a changed widge
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -12,9 +13,10 @@ import streamlit as st
 from evidence import FilterSpec
 from evidence import analysis as analysis_mod
 from evidence.analysis import METHODS
-from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.core.filters import CATEGORICAL_FIELDS, collapse_query_params
+from evidence.core.params import short
 
-from ._cache import choice_counts, choices, dataset_version, ranges
+from ._cache import choice_counts, choices, dataset_version, ranges, study_ids
 from ._owner import open_share_link, own_datasets, own_folder
 
 #: Sidebar labels, in display order, for every FilterSpec field the sidebar shows.
@@ -63,6 +65,7 @@ KEY_URL_READ = "_url_read"
 KEY_VIEW = "_view"
 
 KEY_LINK_VERSION = "_link_version"
+_VERSION = re.compile(r"^\d{1,4}\.\d{1,4}\.\d{1,4}$")
 
 KEY_MODERATOR = "opt_moderator"
 
@@ -141,10 +144,14 @@ def read_url_once() -> None:
     if ss.get(KEY_URL_READ):
         return
     ss[KEY_URL_READ] = True
-    params = {k: st.query_params.get(k) for k in st.query_params.keys()}
-    share = params.pop("share", None)  # a share link's token: never part of the view, never written back
+    # get_all: a repeated key is seen as such (get() keeps its last value silently); the codec combines a
+    # repeated list key and keeps the first value of any other, with a notice.
+    params_all = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    share_values = params_all.pop("share", None)  # a share link's token: never part of the view, never written back
+    share = share_values[0] if share_values else None
     vocab = {f: choices(f) for f in ("outcome",) + CATEGORICAL_FIELDS}
-    spec, notices = FilterSpec.from_query_params(params, vocab)
+    spec, notices = FilterSpec.from_query_params(params_all, vocab)
+    params, _ = collapse_query_params(params_all)  # its notices are already in ``notices``
     notices = list(notices)
     method = "REML"
     raw_method = params.get("method")
@@ -152,14 +159,14 @@ def read_url_once() -> None:
         if raw_method.upper() in METHODS:
             method = raw_method.upper()
         else:
-            notices.append(f"Ignored method {raw_method!r}: not one of {list(METHODS)}")
+            notices.append(f"Ignored method {short(raw_method)}: not one of {list(METHODS)}")
     hk = False
     raw_hk = params.get("hk")
     if raw_hk:
         if raw_hk.lower() in ("1", "true", "yes"):
             hk = True
         elif raw_hk.lower() not in ("0", "false", "no"):
-            notices.append(f"Ignored hk {raw_hk!r}: must be 0 or 1")
+            notices.append(f"Ignored hk {short(raw_hk)}: must be 0 or 1")
     if share:
         name, problem = open_share_link(share)
         if name:
@@ -168,9 +175,15 @@ def read_url_once() -> None:
             notices.append(problem)
     if spec.dataset not in ("shipped", "all") and spec.dataset not in own_datasets():
         # Neutral: says nothing about other sessions' datasets, lists only what this session may open.
-        notices.append(f"Ignored dataset {spec.dataset[:60]!r}: no such dataset. Datasets you can open: "
+        notices.append(f"Ignored dataset {short(spec.dataset)}: no such dataset. Datasets you can open: "
                        f"{', '.join(['shipped', 'all', *own_datasets()])}")
         spec = replace(spec, dataset="shipped")
+    if spec.exclude_studies:
+        known = study_ids(spec.dataset, own_folder())
+        unknown = [s for s in spec.exclude_studies if s not in known]
+        if unknown:
+            notices.append(_unknown_ids_notice(unknown, spec.dataset))
+            spec = replace(spec, exclude_studies=tuple(s for s in spec.exclude_studies if s in known))
     rng = ranges()
     for name in ("year", "timepoint_months"):
         value = getattr(spec, name)
@@ -178,15 +191,27 @@ def read_url_once() -> None:
         if value is not None and (value[1] < full[0] or value[0] > full[1]):
             notices.append(f"Ignored {name} {value[0]:g}–{value[1]:g}: outside the data ({full[0]:g}–{full[1]:g})")
             spec = replace(spec, **{name: None})
-    ss[KEY_LINK_VERSION] = params.get("version")
+    version = params.get("version")
+    if version and not _VERSION.match(version):
+        notices.append(f"Ignored version {short(version)}: not a dataset version such as 1.2.0")
+        version = None
+    ss[KEY_LINK_VERSION] = version
     moderator = params.get("moderator")
     if moderator:
         if moderator in analysis_mod.MODERATOR_COLUMNS:
             ss[KEY_MODERATOR] = moderator
         else:
-            notices.append(f"Ignored moderator {moderator!r}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
+            notices.append(f"Ignored moderator {short(moderator)}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
     ss[KEY_NOTICES] = notices
     _state_from_spec(spec, method, hk)
+
+def _unknown_ids_notice(unknown: list[str], dataset: str) -> str:
+    examples = ", ".join(short(s) for s in unknown[:3])
+    where = "the shipped data" if dataset == "shipped" else f"dataset {dataset!r}"
+    if len(unknown) == 1:
+        return f"Ignored study id {examples} in exclude_studies: no such study in {where}"
+    return f"Ignored {len(unknown):,} study ids in exclude_studies, e.g. {examples}: no such studies in {where}"
+
 
 def _ensure_defaults() -> None:
     """Give every sidebar key a valid value (e.g. when state was preset without the URL)."""

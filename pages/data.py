@@ -64,10 +64,17 @@ with reviews_tab:
 
 
 def _show_problems(problems, title: str) -> None:
+    """The problem report, capped: counts by kind, the first problems by row, the full list as a CSV download."""
     st.error(title, icon=":material/block:")
-    frame = ingest.SheetReport(tuple(problems), ()).problems_frame()
-    st.dataframe(frame, hide_index=True, width="stretch")
-    ui.download_table(frame, "sheet_problems", "problems", "Problem report (CSV)")
+    report = ingest.SheetReport(tuple(problems), ())
+    shown = ingest.SHOWN_PROBLEMS
+    if len(report.problems) > shown:
+        st.markdown(f"**Problems by kind.** The first {shown:,} of {len(report.problems):,} are listed below; "
+                    "the problem report lists all of them.")
+        st.dataframe(report.counts_by_kind(), hide_index=True)
+    st.dataframe(report.problems_frame(limit=shown), hide_index=True, width="stretch")
+    # The download is made only when asked for (a lambda), so a long report is never sent unasked.
+    ui.download_table_lazily(report.problems_frame, "sheet_problems", "problems", "Problem report (CSV)")
 
 
 def _dataset_rows(folder) -> list[dict]:
@@ -159,7 +166,7 @@ with import_tab:
                     else:
                         report = ingest.validate_sheet(data, upload.name)
                 if not report.ok:
-                    _show_problems(report.problems, f"{len(report.problems)} problem(s) found; nothing was "
+                    _show_problems(report.problems, f"{len(report.problems):,} problem(s) found; nothing was "
                                                     "stored. Fix them and upload again.")
                 else:
                     try:

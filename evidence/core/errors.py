@@ -7,7 +7,8 @@ the set, which rows and columns of a sheet are wrong, which names are valid).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from dataclasses import dataclass, field
+from typing import Sequence
 
 __all__ = [
     "EvidenceError",
@@ -63,19 +64,32 @@ class NoMatchingStudies(EvidenceError):
         super().__init__(msg)
 
 
-class Problem(NamedTuple):
-    """One problem found in a user's sheet.
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in data: a user's sheet or a shipped CSV.
 
-    ``row`` is the spreadsheet row number (the header is row 1, the first data
-    row is row 2; 0 means the whole file), ``column`` the column name (empty
-    when the problem concerns the whole row or file).
+    ``row`` is the spreadsheet row (or CSV line) number: the header is row 1, the first data row is
+    row 2, and 0 means the whole file. ``column`` is the column name (empty when the problem concerns
+    the whole row or file). ``file`` names the CSV for problems of the build (empty for a user's
+    sheet). ``kind`` groups problems for counting (for example ``"not a number"``, ``"SD > 0"``); it
+    is not part of equality, so a test can pin a problem by where and what.
     """
 
     row: int
     column: str
     message: str
+    file: str = ""
+    kind: str = field(default="", compare=False)
+
+    @property
+    def line(self) -> int | None:
+        """The CSV line (None for a problem of the whole file)."""
+        return self.row or None
 
     def __str__(self) -> str:
+        if self.file:
+            where = self.file + (f" line {self.row}" if self.row else "")
+            return f"{where}{f', column {self.column}' if self.column else ''}: {self.message}"
         where = "file" if self.row == 0 else f"row {self.row}"
         if self.column:
             where += f", column '{self.column}'"

@@ -20,6 +20,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from evidence.core.params import collapse, notice_ignored
+from evidence.core.params import short as _short
+
 __all__ = [
     "FilterSpec",
     "conditions",
@@ -27,6 +30,8 @@ __all__ = [
     "FILTER_ORDER",
     "COLUMNS",
     "RESERVED_QUERY_KEYS",
+    "LIST_QUERY_KEYS",
+    "collapse_query_params",
     "DATASET_NAME_PATTERN",
     "STUDY_ID_PATTERN",
     "vocabulary",
@@ -247,13 +252,9 @@ class FilterSpec:
             One plain sentence per ignored key or value.
         """
         allowed = {k: tuple(v) for k, v in (vocab if vocab is not None else vocabulary()).items()}
-        notices: list[str] = []
+        flat, notices = collapse_query_params(params)
         kwargs: dict[str, object] = {}
-        for key, raw in params.items():
-            key = str(key)
-            if isinstance(raw, (list, tuple)):
-                raw = ",".join(str(r) for r in raw)
-            text = "" if raw is None else str(raw)
+        for key, text in flat.items():
             if key in RESERVED_QUERY_KEYS:
                 continue
             if key == "outcome":
@@ -267,24 +268,15 @@ class FilterSpec:
                     notices.append(f"Ignored outcome {_short(text)}: not one of {list(valid)}")
             elif key in CATEGORICAL_FIELDS:
                 valid = allowed.get(key, ())
-                kept = []
-                for value in _unescape_all(text):
-                    if value in valid and value not in kept:
-                        kept.append(value)
-                    elif value not in valid:
-                        notices.append(f"Ignored {_LABELS[key]} value {_short(value)}: "
-                                       f"not one of {list(valid)}")
-                kwargs[key] = tuple(kept)
+                values = _unescape_all(text)
+                kwargs[key] = tuple(dict.fromkeys(v for v in values if v in valid))
+                notice_ignored(notices, f"{_LABELS[key]} value", [v for v in values if v not in valid],
+                                f"not one of {list(valid)}")
             elif key == "exclude_studies":
-                kept = []
-                for value in _unescape_all(text):
-                    if STUDY_ID_PATTERN.match(value):
-                        if value not in kept:
-                            kept.append(value)
-                    else:
-                        notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
-                                       "not a study identifier")
-                kwargs[key] = tuple(kept)
+                values = _unescape_all(text)
+                kwargs[key] = tuple(dict.fromkeys(v for v in values if STUDY_ID_PATTERN.match(v)))
+                notice_ignored(notices, "study id", [v for v in values if not STUDY_ID_PATTERN.match(v)],
+                                "not a study identifier", where=" in exclude_studies")
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
                 if rng is None:
@@ -350,9 +342,13 @@ def _parse_range(text: str, kind: type) -> tuple | None:
     return (lo, hi)
 
 
-def _short(value: str, limit: int = 40) -> str:
-    value = str(value)
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+#: Query keys whose value is a list: a repeated key adds its values (``?population=a&population=b``).
+LIST_QUERY_KEYS: frozenset[str] = frozenset(CATEGORICAL_FIELDS) | {"exclude_studies"}
+
+
+def collapse_query_params(params: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
+    """One text per query key (see :func:`evidence.core.params.collapse`), list keys being :data:`LIST_QUERY_KEYS`."""
+    return collapse(params, LIST_QUERY_KEYS)
 
 
 def conditions(spec: FilterSpec) -> list[tuple[str, str, list]]:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-__all__ = ["chart_png", "chart_svg", "table_csv", "PNG_SCALE"]
+__all__ = ["chart_png", "chart_svg", "table_csv", "neutralise_formulas", "PNG_SCALE"]
 
 #: PNG pixel density: 2x keeps lines and text sharp on slides and high-DPI screens.
 PNG_SCALE = 2.0
 
-# Spreadsheet programs run a cell that starts with one of these as a formula
-# (OWASP "CSV injection"); text cells get a leading apostrophe so a study name
-# or quote can never execute when a user opens the download.
+# Spreadsheet programs run a cell that starts with one of these as a formula (OWASP "CSV injection").
+# A cell also starts after a separator the program may choose (',' or ';' by locale, tab) or a line
+# break inside a quoted cell, so "note;=1+1" opened where ';' separates runs "=1+1". Every such start
+# of a text cell gets an apostrophe (shown by no spreadsheet as content), so a study name or quote can
+# never execute when a user opens the download.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_AFTER_SEPARATOR = re.compile(r"(^|[,;\t\r\n])(?=[=+\-@\t\r])")
 
 
 def _spec(chart: alt.TopLevelMixin | dict) -> str:
@@ -35,16 +39,20 @@ def chart_svg(chart: alt.TopLevelMixin | dict) -> bytes:
     return vlc.vegalite_to_svg(_spec(chart), config={"background": "white"}).encode("utf-8")
 
 
-def _neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def neutralise_formulas(value: object) -> object:
+    """Text with an apostrophe before every place a spreadsheet could start a formula; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    return _FORMULA_AFTER_SEPARATOR.sub(lambda m: m.group(1) + "'", value)
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
-    """A table as UTF-8 CSV bytes, without the index; text cells cannot start a spreadsheet formula."""
-    out = table.copy()
+    """A table as UTF-8 CSV bytes, without the index; no text cell can start a spreadsheet formula.
+
+    Column names are text cells too and are treated the same way.
+    """
+    out = table.rename(columns=lambda c: neutralise_formulas(str(c)))
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(_neutralise)
+            out[col] = out[col].map(neutralise_formulas)
     return out.to_csv(index=False).encode("utf-8")

@@ -4,8 +4,11 @@
 -- The line '-- @vocab_tables' below is replaced by evidence.store.build with one CREATE TABLE per vocab field
 -- (vocab_<field>(value VARCHAR PRIMARY KEY, label, description, sort_order)), because the list of fields
 -- lives in vocab.csv, not here.
--- Year bounds: the earliest trial in the field is from the 1990s; 1950 leaves room, 2100 catches typos
--- such as 20019 without tying the schema to today's date (build.py also checks year <= this year + 1).
+-- Every CHECK here is a rule of evidence/store/rules.py (RULES, with the same SQL text; tests/evidence/test_rules.py
+-- compares them), which the build and the check of a user's sheet apply in Python, so every violation is
+-- reported by row and column before the store ever sees it.
+-- Year bounds: 1950 leaves room before the field's first trials; the CHECK's 2100 catches typos such as 20019
+-- without tying the schema to today's date, and the Python rule tightens it to next year.
 
 CREATE TABLE metadata (
     key   VARCHAR PRIMARY KEY,
@@ -88,8 +91,8 @@ CREATE TABLE effects (
     n_ctl                INTEGER CHECK (n_ctl >= 1),
     mean_ctl             DOUBLE,
     sd_ctl               DOUBLE CHECK (sd_ctl > 0),
-    events_ps            INTEGER CHECK (events_ps >= 0 AND (n_ps IS NULL OR events_ps <= n_ps)),
-    events_ctl           INTEGER CHECK (events_ctl >= 0 AND (n_ctl IS NULL OR events_ctl <= n_ctl)),
+    events_ps            INTEGER CHECK (events_ps >= 0),
+    events_ctl           INTEGER CHECK (events_ctl >= 0),
     reported_effect      DOUBLE,
     reported_effect_type VARCHAR REFERENCES vocab_reported_effect_type(value),
     reported_ci_low      DOUBLE,
@@ -106,19 +109,22 @@ CREATE TABLE effects (
     duplicate_group      VARCHAR,
     disagreement         VARCHAR,
     flags                VARCHAR,
+    CHECK (n_ps IS NULL OR events_ps IS NULL OR events_ps <= n_ps),
+    CHECK (n_ctl IS NULL OR events_ctl IS NULL OR events_ctl <= n_ctl),
     CHECK (reported_ci_low IS NULL OR reported_ci_high IS NULL OR reported_ci_low <= reported_ci_high),
     CHECK (reported_effect IS NULL OR reported_ci_low IS NULL OR reported_ci_low <= reported_effect),
     CHECK (reported_effect IS NULL OR reported_ci_high IS NULL OR reported_effect <= reported_ci_high),
     -- Ratios live on (0, inf): a zero or negative RR/OR or CI bound is a transcription error.
-    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR')
-           OR ((reported_effect IS NULL OR reported_effect > 0)
-               AND (reported_ci_low IS NULL OR reported_ci_low > 0)
-               AND (reported_ci_high IS NULL OR reported_ci_high > 0))),
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_effect IS NULL OR reported_effect > 0),
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_ci_low IS NULL OR reported_ci_low > 0),
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_ci_high IS NULL OR reported_ci_high > 0),
     -- A derived number must say how it was derived.
     CHECK (NOT derived OR (derivation IS NOT NULL AND length(trim(derivation)) > 0)),
     CHECK (NOT derived OR derivation_kind IS NOT NULL),
     -- A reported effect needs a sign convention to be oriented.
-    CHECK (reported_effect_type IS NULL OR reported_sign IS NOT NULL)
+    CHECK (reported_effect_type IS NULL OR reported_sign IS NOT NULL),
+    -- A shared control group says which arm is shared.
+    CHECK (shared_control IS NULL OR shared_arm IS NOT NULL)
 );
 
 CREATE TABLE effect_flags (
@@ -176,10 +182,9 @@ CREATE TABLE review_results (
     CHECK (ci_low IS NULL OR ci_high IS NULL OR ci_low <= ci_high),
     CHECK (estimate IS NULL OR ci_low IS NULL OR ci_low <= estimate),
     CHECK (estimate IS NULL OR ci_high IS NULL OR estimate <= ci_high),
-    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR')
-           OR ((estimate IS NULL OR estimate > 0)
-               AND (ci_low IS NULL OR ci_low > 0)
-               AND (ci_high IS NULL OR ci_high > 0)))
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR estimate IS NULL OR estimate > 0),
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR ci_low IS NULL OR ci_low > 0),
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR ci_high IS NULL OR ci_high > 0)
 );
 
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):

@@ -135,12 +135,12 @@ def test_effect_usability_gives_a_reason_when_a_row_cannot_be_used(tmp_path):
 
 RULES = [
     # id, table, row index, cells, (file, line, column), message fragment
-    ("n_ps < 1", "effects", 0, {"n_ps": "0"}, ("effects.csv", 2, "n_ps"), "must be >= 1"),
-    ("n_ctl < 1", "effects", 0, {"n_ctl": "-3"}, ("effects.csv", 2, "n_ctl"), "must be >= 1"),
-    ("sd_ps = 0", "effects", 0, {"sd_ps": "0"}, ("effects.csv", 2, "sd_ps"), "must be > 0"),
-    ("sd_ctl < 0", "effects", 0, {"sd_ctl": "-1.5"}, ("effects.csv", 2, "sd_ctl"), "must be > 0"),
+    ("n_ps < 1", "effects", 0, {"n_ps": "0"}, ("effects.csv", 2, "n_ps"), "must be at least 1"),
+    ("n_ctl < 1", "effects", 0, {"n_ctl": "-3"}, ("effects.csv", 2, "n_ctl"), "must be at least 1"),
+    ("sd_ps = 0", "effects", 0, {"sd_ps": "0"}, ("effects.csv", 2, "sd_ps"), "must be greater than 0"),
+    ("sd_ctl < 0", "effects", 0, {"sd_ctl": "-1.5"}, ("effects.csv", 2, "sd_ctl"), "must be greater than 0"),
     ("events > n", "effects", 1, {"events_ps": "61"}, ("effects.csv", 3, "events_ps"), "more than n_ps"),
-    ("events < 0", "effects", 1, {"events_ctl": "-1"}, ("effects.csv", 3, "events_ctl"), "must be >= 0"),
+    ("events < 0", "effects", 1, {"events_ctl": "-1"}, ("effects.csv", 3, "events_ctl"), "must be 0 or more"),
     ("ci_low > ci_high", "effects", 2, {"reported_ci_low": "1.2", "reported_effect": "1.3", "reported_ci_high": "1.1"},
      ("effects.csv", 4, "reported_ci_low"), "above the upper bound"),
     ("estimate below CI", "effects", 2, {"reported_effect": "0.2"}, ("effects.csv", 4, "reported_effect"),
@@ -148,17 +148,17 @@ RULES = [
     ("estimate above CI", "effects", 2, {"reported_effect": "1.5"}, ("effects.csv", 4, "reported_effect"),
      "above its CI upper bound"),
     ("ratio CI <= 0", "effects", 2, {"reported_ci_low": "0", "reported_effect": "0.5"},
-     ("effects.csv", 4, "reported_ci_low"), "must be > 0"),
+     ("effects.csv", 4, "reported_ci_low"), "must be greater than 0"),
     ("ratio estimate <= 0", "effects", 2, {"reported_effect": "-0.2", "reported_ci_low": "-0.5"},
-     ("effects.csv", 4, "reported_effect"), "must be > 0"),
+     ("effects.csv", 4, "reported_effect"), "must be greater than 0"),
     ("year too late", "studies", 0, {"year": "20019"}, ("studies.csv", 2, "year"), "is outside"),
     ("year too early", "studies", 0, {"year": "1899"}, ("studies.csv", 2, "year"), "is outside"),
-    ("text in a number", "effects", 0, {"mean_ps": "9,1"}, ("effects.csv", 2, "mean_ps"), "is not a number"),
-    ("fraction in a count", "effects", 0, {"n_ps": "50.5"}, ("effects.csv", 2, "n_ps"), "not a whole number"),
+    ("text in a number", "effects", 0, {"mean_ps": "9,1"}, ("effects.csv", 2, "mean_ps"), "text where a number belongs"),
+    ("fraction in a count", "effects", 0, {"n_ps": "50.5"}, ("effects.csv", 2, "n_ps"), "must be a whole number"),
     ("bad yes/no", "effects", 0, {"higher_is_better": "true"}, ("effects.csv", 2, "higher_is_better"),
      "must be 'yes' or 'no'"),
     ("unknown category", "studies", 0, {"population": "Depression"}, ("studies.csv", 2, "population"),
-     "Did you mean 'depression'?"),
+     "did you mean 'depression'?"),
     ("unknown comparator", "effects", 0, {"comparator": "TAU"}, ("effects.csv", 2, "comparator"),
      "not an allowed comparator value"),
     ("unknown flag", "studies", 1, {"flags": "derived;made-up"}, ("studies.csv", 3, "flags"),
@@ -184,10 +184,10 @@ RULES = [
     ("dangling review", "review_results", 0, {"review_id": "Nope2000"}, ("review_results.csv", 2, "review_id"),
      "is not a review_id"),
     ("i2 above 100", "review_results", 0, {"i2": "184"}, ("review_results.csv", 2, "i2"), "percentage 0-100"),
-    ("k < 1", "review_results", 0, {"k_studies": "0"}, ("review_results.csv", 2, "k_studies"), "must be >= 1"),
+    ("k < 1", "review_results", 0, {"k_studies": "0"}, ("review_results.csv", 2, "k_studies"), "must be at least 1"),
     ("review CI reversed", "review_results", 0, {"ci_low": "-0.01", "ci_high": "-0.66", "estimate": "-0.37"},
      ("review_results.csv", 2, "ci_low"), "above the upper bound"),
-    ("raw_row < 1", "sources", 0, {"raw_row": "0"}, ("sources.csv", 2, "raw_row"), "must be >= 1"),
+    ("raw_row < 1", "sources", 0, {"raw_row": "0"}, ("sources.csv", 2, "raw_row"), "must be at least 1"),
 ]
 
 
@@ -231,9 +231,9 @@ def test_missing_file_column_and_version_are_reported(tmp_path):
     with pytest.raises(DataValidationError) as err:
         build_database(data, tmp_path / "e.duckdb")
     msgs = {(p.file, p.column): p.message for p in err.value.problems}
-    assert msgs[("reviews.csv", None)] == "file is missing"
+    assert msgs[("reviews.csv", "")] == "file is missing"
     assert "required column(s) missing" in msgs[("sources.csv", "source_quote")]
-    assert "x.y.z" in msgs[("CHANGELOG.md", None)]
+    assert "x.y.z" in msgs[("CHANGELOG.md", "")]
 
 
 def test_non_utf8_and_ragged_rows_are_reported(tmp_path):

@@ -69,7 +69,7 @@ RULES = [
      (2, "events_ctl", "events must be 0 or more, got -1")),
     ("ci-not-bracketing", dict(reported_effect="0.9", reported_effect_type="SMD", reported_ci_low="0.1",
                                reported_ci_high="0.5"),
-     (2, "reported_effect", "CI does not bracket the estimate: 0.9 is outside [0.1, 0.5]")),
+     (2, "reported_effect", "estimate 0.9 is above its CI upper bound 0.5")),
     ("ci-inverted", dict(reported_effect="0.3", reported_effect_type="SMD", reported_ci_low="0.5",
                          reported_ci_high="0.1"), None),  # two problems, checked below
     ("ratio-not-positive", dict(reported_effect="0", reported_effect_type="RR", reported_ci_low="0",
@@ -211,7 +211,7 @@ def test_xlsx_sheet_with_numbers_and_a_formula_cell():
 
 
 def test_corrupt_xlsx():
-    assert problems(b"PK\x03\x04 not really a zip", "x.xlsx")[0].message.startswith("not a readable .xlsx file")
+    assert problems(b"PK\x03\x04 not really a zip", "x.xlsx")[0].message.startswith("this is not a readable .xlsx workbook")
 
 
 # -- storing ------------------------------------------------------------------------------------
