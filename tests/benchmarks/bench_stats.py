@@ -8,7 +8,8 @@ Run from the repository root:
 
 Prints one line per case: the median wall time of repeated runs, metafor's
 time on the same data in the same run, and the ratio. Goals (issue 2):
-pool(REML) k=100 < 0.5 ms, k=1000 < 5 ms; leave_one_out k=1000 < 0.5 s.
+pool(REML) k=100 < 0.5 ms, k=1000 < 5 ms; leave_one_out k=1000 < 0.5 s;
+bayes_pool (issue 15, half-normal 0.5 prior on tau) k=100 < 5 ms, k=1000 < 20 ms.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import stats  # noqa: E402
 
-GOALS_MS = {("pool", "REML", 100): 0.5, ("pool", "REML", 1000): 5.0, ("leave_one_out", "REML", 1000): 500.0}
+GOALS_MS = {("pool", "REML", 100): 0.5, ("pool", "REML", 1000): 5.0, ("leave_one_out", "REML", 1000): 500.0,
+            ("bayes_pool", "HN", 100): 5.0, ("bayes_pool", "HN", 1000): 20.0}
+BAYES_KS = (10, 100, 1000)
 POOL_KS = (10, 100, 1000)
 LOO_KS = (100, 1000)
 METHODS = ("REML", "DL", "PM")
@@ -118,6 +121,12 @@ def main() -> None:
         elif use_r:
             note = "skipped at k=1000 (k refits of a ~1.75 s fit; use --r-loo-1000)"
         report(f"leave_one_out REML k={k}", ("leave_one_out", "REML", k), ours, r_s, note)
+    for k in BAYES_KS:
+        yi, vi = make_data(k)
+        prior = stats.HalfNormal(0.5)
+        ours = time_python(lambda: stats.bayes_pool(yi, vi, tau_prior=prior))
+        report(f"bayes_pool half-normal k={k}", ("bayes_pool", "HN", k), ours, None,
+               "no metafor counterpart (bayesmeta is not installed)")
 
 
 if __name__ == "__main__":
