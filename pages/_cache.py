@@ -149,6 +149,9 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
                                                               base_hartung_knapp=v.hartung_knapp, level=v.level),
     "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
     "exclusions": _exclusions,
+    "bayes": lambda v, arg: analysis_mod.bayes_analysis(result("analysis", v), prior=arg[0], own_scale=arg[1]),
+    "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
+                                                                        mid=arg[1]),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
 }
 
