@@ -204,8 +204,8 @@ def _read_bayes_params(params: dict, notices: list[str]) -> None:
         if math.isfinite(value) and (value > low if strict else value >= low) and value <= high:
             ss[key] = value
         else:
-            notices.append(f"Ignored {name} {raw!r}: must be a number {'above' if strict else 'from'} {low:g} "
-                           f"to {high:g}")
+            bounds = f"above {low:g} and at most {high:g}" if strict else f"from {low:g} to {high:g}"
+            notices.append(f"Ignored {name} {raw!r}: must be a number {bounds}")
 
 
 def bayes_params() -> dict[str, str]:
