@@ -17,8 +17,10 @@ from evidence.present import charts
 from evidence.present import wording as words
 
 from ._cache import result
-from ._render import render_error, rounded, show_chart, view_inputs
+from ._render import download_table, render_error, rounded, show_chart, view_inputs
 from ._state import KEY_MID, KEY_PRIOR, KEY_PRIOR_SCALE
+
+event_kind = analysis_mod.event_kind
 
 
 def _copy(widget_key: str, target: str) -> None:
@@ -62,7 +64,7 @@ def probability_text(view, analysis, outcome_label: str) -> str | None:
         return None
     prob = analysis_mod.benefit_probability(fit, current_mid(analysis.effect_measure))
     return words.probability_sentence(prob.p_any, prob.p_mid, outcome=outcome_label.lower(), mid_text=prob.mid_text,
-                                      reduces=analysis.favours.side == "left", reason=prob.reason)
+                                      event=event_kind(analysis), reason=prob.reason)
 
 
 def render_probability(view, analysis, outcome_label: str, page: str) -> None:
@@ -116,31 +118,42 @@ def render_panel(view, analysis, outcome_label: str) -> None:
              pooled.tau2 ** 0.5 if pooled.tau2 == pooled.tau2 else None,
              tuple(t ** 0.5 for t in pooled.tau2_ci))]
     st.dataframe(rounded(_comparison_frame(rows, pct, analysis.method)), hide_index=True, width="stretch")
-    a, b = st.columns(2)
-    with a:
-        show_chart(lambda: charts.mu_posterior_chart(est, effect_measure=analysis.effect_measure,
-                                                     ps_side=analysis.favours.side, title="Overall effect: posterior"),
-                   f"bayes_mu_{view.spec.outcome}", "bayes_mu", view_inputs(view, prior, scale))
-    with b:
-        tp = analysis_mod.tau_prior(prior, analysis.effect_measure, scale)
-        show_chart(lambda: charts.tau_posterior_chart(est, tp, title="τ: prior and posterior"),
-                   f"bayes_tau_{view.spec.outcome}", "bayes_tau", view_inputs(view, prior, scale))
+    show_chart(lambda: charts.mu_posterior_chart(est, effect_measure=analysis.effect_measure,
+                                                 ps_side=analysis.favours.side, title="Overall effect: posterior"),
+               f"bayes_mu_{view.spec.outcome}", "bayes_mu", view_inputs(view, prior, scale))
+    tp = analysis_mod.tau_prior(prior, analysis.effect_measure, scale)
+    show_chart(lambda: charts.tau_posterior_chart(est, tp, title="τ: prior (dashed) and posterior"),
+               f"bayes_tau_{view.spec.outcome}", "bayes_tau", view_inputs(view, prior, scale))
     st.subheader("Does the prior matter?")
-    shown = table.assign(prior=[analysis_mod.PRIOR_LABELS[c] for c in table["choice"]]).drop(columns=["choice"])
-    st.dataframe(rounded(shown), hide_index=True, width="stretch",
-                 column_config={"p_benefit": st.column_config.NumberColumn("P(benefit)", format="percent"),
-                                "p_mid": st.column_config.NumberColumn("P(≥ MID)", format="percent")})
-    st.caption("One row per prior: posterior median and central credible interval of the overall effect, of τ, "
-               "and the predictive interval for a new trial. The empirical prior is "
+    st.dataframe(_sensitivity_frame(table, pct, scale), hide_index=True, width="stretch")
+    st.caption(f"One row per prior: posterior median and central {pct} credible interval of the overall effect and "
+               f"of τ, the {pct} predictive interval for a new trial, and the probabilities of a benefit (MID "
+               f"{analysis_mod.mid_text(analysis.effect_measure, analysis.favours, mid)}). The empirical prior is "
                + "; ".join(dict.fromkeys(t for c, t in zip(table["choice"], table["prior"]) if c == "empirical")) + ".")
+    download_table(table, f"bayes_priors_{view.spec.outcome}", "bayes_priors")
+
+
+def _sensitivity_frame(table: pd.DataFrame, pct: str, scale: float) -> pd.DataFrame:
+    label = {**analysis_mod.PRIOR_LABELS, "own": f"Half-normal, your own scale {scale:g}"}
+    two = lambda a, b: f"{a:.2f} to {b:.2f}"  # noqa: E731
+    return pd.DataFrame({
+        "Prior on τ": [label[c] for c in table["choice"]],
+        "Overall effect": [f"{v:.2f}" for v in table["mu_median"]],
+        f"{pct} CrI": [two(a, b) for a, b in zip(table["mu_ci_low"], table["mu_ci_high"])],
+        "τ": [f"{v:.2f}" for v in table["tau_median"]],
+        f"τ {pct} CrI": [two(a, b) for a, b in zip(table["tau_ci_low"], table["tau_ci_high"])],
+        f"{pct} predictive": [two(a, b) for a, b in zip(table["pred_ci_low"], table["pred_ci_high"])],
+        "P(benefit)": [words.format_probability(p) for p in table["p_benefit"]],
+        "P(≥ MID)": [words.format_probability(p) for p in table["p_mid"]],
+    })
 
 
 def _comparison_frame(rows, pct: str, method: str):
     return pd.DataFrame([{
         "Quantity": name,
-        "Bayesian median": bayes_mid,
+        "Bayesian median": "—" if bayes_mid is None else f"{bayes_mid:.2f}",
         f"{pct} credible / predictive": f"{lo_hi[0]:.2f} to {lo_hi[1]:.2f}",
-        f"Frequentist ({method})": freq,
+        f"Frequentist ({method})": "—" if freq is None else f"{freq:.2f}",
         f"{pct} CI / PI": "n/a" if freq_ci is None or any(v != v for v in freq_ci)
         else f"{freq_ci[0]:.2f} to {freq_ci[1]:.2f}",
     } for name, bayes_mid, lo_hi, freq, freq_ci in rows])

@@ -11,7 +11,7 @@ from .moderators import (MODERATOR_COLUMNS, NUMERIC_MODERATORS, Comparison, Regr
                          compare_specs, meta_regression_table, subgroup_table)
 from .sensitivity import cumulative_table, influence_table, leave_one_out_table, robustness_grid
 from .bayes import (DEFAULT_MID, DEFAULT_OWN_SCALE, DEFAULT_PRIOR, PRIOR_CHOICES, PRIOR_LABELS, BayesResult,
-                    BenefitProbability, bayes_analysis, benefit_probability, prior_sensitivity_table, tau_prior)
+                    BenefitProbability, bayes_analysis, benefit_probability, prior_sensitivity_table, tau_prior, mid_text, event_kind)
 from .small_study import SMALL_STUDY_MIN_K, SmallStudy, small_study
 
 #: The τ² estimators the analyses offer (the pages list them without importing :mod:`stats`).
@@ -24,5 +24,5 @@ __all__ = [
     "MODERATOR_COLUMNS", "NUMERIC_MODERATORS", "SubgroupResult", "subgroup_table", "RegressionResult",
     "meta_regression_table", "Comparison", "compare_specs", "SMALL_STUDY_MIN_K", "SmallStudy", "small_study",
     "PRIOR_CHOICES", "PRIOR_LABELS", "DEFAULT_PRIOR", "DEFAULT_OWN_SCALE", "DEFAULT_MID", "BayesResult",
-    "BenefitProbability", "bayes_analysis", "benefit_probability", "prior_sensitivity_table", "tau_prior",
+    "BenefitProbability", "bayes_analysis", "benefit_probability", "prior_sensitivity_table", "tau_prior", "mid_text", "event_kind",
 ]

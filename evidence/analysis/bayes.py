@@ -136,6 +136,13 @@ def benefit_probability(result: BayesResult, mid: float) -> BenefitProbability:
     return BenefitProbability(est.prob_mu_below(0.0), est.prob_mu_below(threshold), mid, text)
 
 
+def event_kind(analysis: Analysis) -> str | None:
+    """For wording: None for a continuous scale, else whether the event is "desirable" or "undesirable"."""
+    if not measure(analysis.effect_measure).is_ratio:
+        return None
+    return "undesirable" if analysis.favours.side == "left" else "desirable"
+
+
 def prior_sensitivity_table(analysis: Analysis, own_scale: float = DEFAULT_OWN_SCALE,
                             mid: float | None = None) -> pd.DataFrame:
     """Every prior choice on one row: the posterior of mu (display scale), of tau, the predictive

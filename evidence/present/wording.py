@@ -343,15 +343,17 @@ def format_probability(p: Any) -> str:
     return f"{pct:.0f}%"
 
 
-def probability_sentence(p_any: Any, p_mid: Any, *, outcome: str, mid_text: str, reduces: bool = False,
+def probability_sentence(p_any: Any, p_mid: Any, *, outcome: str, mid_text: str, event: str | None = None,
                          reason: str = "") -> str:
     """"Probability that peer support improves <outcome> at all: 91%; by at least SMD 0.2: 48%."
 
-    ``reduces``: the outcome is an undesirable event (e.g. readmission), so a benefit is a reduction.
+    ``event``: for a ratio of events, ``"undesirable"`` (a benefit lowers its risk, e.g. readmission) or
+    ``"desirable"`` (a benefit raises it); None for a continuous outcome.
     ``reason``: why no probability can be stated (then the sentence says so instead).
     """
     if reason:
         return f"No probability of benefit is given for {outcome}: {reason}."
-    verb = "reduces" if reduces else "improves"
-    return (f"Probability that peer support {verb} {outcome} at all: {format_probability(p_any)}; "
+    what = {None: f"improves {outcome}", "undesirable": f"lowers the risk of the event ({outcome})",
+            "desirable": f"raises the chance of the event ({outcome})"}[event]
+    return (f"Probability that peer support {what} at all: {format_probability(p_any)}; "
             f"by at least {mid_text}: {format_probability(p_mid)}.")

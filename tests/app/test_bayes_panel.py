@@ -16,7 +16,7 @@ def _expected_sentence(outcome: str, label: str, prior: str = "empirical", scale
     fit = am.bayes_analysis(analysis, prior, scale)
     prob = am.benefit_probability(fit, am.DEFAULT_MID[analysis.effect_measure] if mid is None else mid)
     return words.probability_sentence(prob.p_any, prob.p_mid, outcome=label, mid_text=prob.mid_text,
-                                      reduces=analysis.favours.side == "left", reason=prob.reason)
+                                      event=am.event_kind(analysis), reason=prob.reason)
 
 
 def _markdown(at) -> list[str]:
@@ -32,8 +32,11 @@ def test_sensitivity_shows_the_bayesian_panel_with_every_prior():
     [prior_box] = [s for s in at.selectbox if s.label == "Prior on τ"]
     assert prior_box.value == "empirical"
     frames = [d.value for d in at.dataframe]
-    table = next(f for f in frames if "p_benefit" in f.columns)
+    table = next(f for f in frames if "Prior on τ" in f.columns)
     assert len(table) == len(am.PRIOR_CHOICES)
+    expected = am.prior_sensitivity_table(analyse(FilterSpec(outcome="depression")))
+    assert list(table["Overall effect"]) == [f"{v:.2f}" for v in expected["mu_median"]]
+    assert list(table["P(≥ MID)"]) == [words.format_probability(p) for p in expected["p_mid"]]
     comparison = next(f for f in frames if "Quantity" in f.columns)
     assert list(comparison["Quantity"]) == ["Overall effect", "Prediction (new trial)", "τ (between-study SD)"]
 
@@ -43,7 +46,7 @@ def test_explore_states_the_probability_of_benefit_for_an_undesirable_event():
     assert not at.exception
     expected = _expected_sentence("hospitalised", "hospitalised")
     assert expected in _markdown(at)
-    assert "reduces hospitalised" in expected and "RR 0.9" in expected
+    assert "lowers the risk of the event (hospitalised)" in expected and "RR 0.9" in expected
 
 
 def test_prior_scale_and_mid_survive_a_link():

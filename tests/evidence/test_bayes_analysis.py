@@ -96,9 +96,14 @@ def test_prior_sensitivity_table_has_every_prior_on_the_display_scale(ratio_anal
 def test_probability_sentence_wording():
     text = words.probability_sentence(0.912, 0.4849, outcome="recovery", mid_text="SMD 0.2")
     assert text == "Probability that peer support improves recovery at all: 91%; by at least SMD 0.2: 48%."
-    assert "reduces" in words.probability_sentence(0.5, 0.2, outcome="readmission", mid_text="RR 0.9", reduces=True)
+    assert "lowers the risk of the event (readmission)" in words.probability_sentence(
+        0.5, 0.2, outcome="readmission", mid_text="RR 0.9", event="undesirable")
     assert words.format_probability(0.999) == "over 99%" and words.format_probability(0.001) == "under 1%"
     assert words.format_probability(float("nan")) == "n/a"
+
+
+def test_event_kind_follows_favours(smd_analysis, ratio_analysis):
+    assert am.event_kind(smd_analysis) is None and am.event_kind(ratio_analysis) == "undesirable"
 
 
 def test_mid_must_be_valid():
