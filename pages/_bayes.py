@@ -77,9 +77,10 @@ def render_probability(view, analysis, outcome_label: str, page: str) -> None:
     with left:
         if text:
             st.markdown(text)
-            prior, _ = current_prior()
-            st.caption(f"Bayesian random effects. Prior on τ: {analysis_mod.PRIOR_LABELS[prior]}; flat prior on the "
-                       "overall effect. Change the prior on the Sensitivity page.")
+            prior, scale = current_prior()
+            fit = result("bayes", view, (prior, scale))
+            st.caption(f"Bayesian random effects with a flat prior on the overall effect and, on τ, the "
+                       f"{fit.prior_text}. Change the prior on the Sensitivity page.")
 
 
 def render_panel(view, analysis, outcome_label: str) -> None:
