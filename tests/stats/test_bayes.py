@@ -234,7 +234,7 @@ def test_empirical_presets_have_sources_and_defaults():
         stats.empirical_tau_prior("md")
     rows = empirical_presets("log_or") + empirical_presets("smd")
     assert len(rows) == 80 + 1 + 24 + 1
-    assert all(r["table"] and r["quote"] and r["value_source"] for r in rows)
+    assert all(r["table"] and r["quote"] and r["value_source"] and r["cross_check"] for r in rows)
     assert EMPIRICAL_PRIORS_CSV.exists()
 
 
