@@ -166,6 +166,31 @@ def _zoom(eta: np.ndarray, logpost: np.ndarray) -> tuple[float, float]:
     return float(eta[lo]), float(eta[hi])
 
 
+def _grid(y, v, prior, mu_var, lo_tau: float, hi_tau: float):
+    """The final quadrature nodes on eta (after two zooming passes), with the log integrand and mu | tau."""
+    lo, hi = math.log(lo_tau), math.log(hi_tau)
+    for n in (_COARSE, _ZOOM):
+        eta = np.linspace(lo, hi, n)
+        logpost, _, _ = _log_integrand(y, v, eta, prior, mu_var)
+        lo, hi = _zoom(eta, logpost)
+    eta = np.linspace(lo, hi, _FINE)
+    logpost, m, s = _log_integrand(y, v, eta, prior, mu_var)
+    if not np.isfinite(logpost).any():
+        raise ValueError("The posterior is zero everywhere on the prior's support: check the prior and the data")
+    return eta, logpost, m, s
+
+
+def _lump(prior, eta_bound: float, logpost_bound: float, active: bool, *, upper: bool) -> float:
+    """Posterior mass beyond a bound of the grid, relative to the peak: likelihood at the bound times the
+    prior's tail mass (exact where the likelihood is flat beyond the bound; 0 when the grid stops short)."""
+    if not active:
+        return 0.0
+    tau = math.exp(eta_bound)
+    log_lik = logpost_bound - float(prior.logpdf(tau)) - eta_bound
+    tail = 1.0 - float(prior.cdf(tau)) if upper else float(prior.cdf(tau))
+    return math.exp(log_lik + math.log(tail)) if tail > 0 else 0.0
+
+
 def _check_prior(prior: object) -> TauPrior:
     if not isinstance(prior, TauPrior):
         raise TypeError(f"tau_prior must be a prior on tau from stats (HalfNormal, HalfCauchy, LogNormalTau2, "
@@ -200,44 +225,38 @@ def bayes_pool(yi, vi, *, tau_prior: TauPrior, mu_prior_sd: float | None = None,
     lo_tau, hi_tau = (float(t) for t in prior.ppf(np.array([_TAIL, 1 - _TAIL])))
     if not (0 < lo_tau < hi_tau < math.inf):
         raise ValueError(f"The prior's quantiles are not usable for integration: {prior.describe()}")
-    # Below tau_floor the likelihood is flat to 1e-8 (tau^2 << every v_i): the posterior there is the
-    # prior times L(0), its mass L(0) F(tau_floor) is added as a lump, and the grid starts at the floor.
-    # A heavy-tailed log-t prior would otherwise spread the grid over a hundred units of log tau.
+    # Below tau_floor the likelihood is flat to 1e-8 (tau^2 << every v_i), and above tau_cap every study
+    # is drowned in heterogeneity (mu | tau is flat to 1e-6 across the data): there the posterior is the
+    # prior times the likelihood at the bound, whose mass is added as a lump at the bound. A heavy-tailed
+    # log-t prior would otherwise spread the grid over hundreds of units of log tau.
     tau_floor = 1e-4 * math.sqrt(float(v.min()))
-    lo, hi = math.log(max(lo_tau, tau_floor)), math.log(hi_tau)
-    for n in (_COARSE, _ZOOM):
-        eta = np.linspace(lo, hi, n)
-        logpost, _, _ = _log_integrand(y, v, eta, prior, mu_var)
-        lo, hi = _zoom(eta, logpost)
-    eta = np.linspace(lo, hi, _FINE)
-    logpost, m, s = _log_integrand(y, v, eta, prior, mu_var)
-    if not np.isfinite(logpost).any():
-        raise ValueError("The posterior is zero everywhere on the prior's support: check the prior and the data")
+    tau_cap = 1e6 * math.sqrt(float(v.max()) + float(np.ptp(y)) ** 2)
+    eta, logpost, m, s = _grid(y, v, prior, mu_var, max(lo_tau, tau_floor), min(hi_tau, tau_cap))
     peak = float(np.max(logpost[np.isfinite(logpost)]))
     h = eta[1] - eta[0]
-    dens = np.exp(logpost - peak)
-    dens = np.where(np.isfinite(dens), dens, 0.0)
+    dens = np.nan_to_num(np.exp(logpost - peak), nan=0.0, posinf=0.0)
     trap = np.full(_FINE, h)
     trap[[0, -1]] = h / 2
-    lump = 0.0
-    if lo <= math.log(tau_floor) + 1e-12 and lo_tau < tau_floor:
-        tau0 = math.exp(eta[0])
-        log_lik0 = logpost[0] - float(prior.logpdf(tau0)) - eta[0]
-        lump = math.exp(log_lik0 + math.log(float(prior.cdf(tau0))) - peak)
-    z = float(dens @ trap) + lump
+    below = _lump(prior, eta[0], logpost[0] - peak, lo_tau < tau_floor and eta[0] <= math.log(tau_floor) + 1e-12,
+                  upper=False)
+    above = _lump(prior, eta[-1], logpost[-1] - peak, hi_tau > tau_cap and eta[-1] >= math.log(tau_cap) - 1e-12,
+                  upper=True)
+    z = float(dens @ trap) + below + above
     if not (z > 0 and math.isfinite(z)):
         raise ValueError("The posterior could not be normalised (improper or degenerate)")
     weight = dens * trap / z
-    weight[0] += lump / z  # mu | tau hardly moves below the floor
+    weight[0] += below / z  # mu | tau hardly moves beyond the bounds
+    weight[-1] += above / z
     eta_nodes = eta
     eta, dens_eta = _refine_density(eta, logpost)
-    lump_share = lump / z
+    shares = (below / z, above / z)
     alpha = (1 - lev) / 2
     probs = np.array([alpha, 0.5, 1 - alpha])
     mu_q = _mixture_quantiles(probs, weight, m, s)
     tau2 = np.exp(2 * eta_nodes)
     pred_q = _mixture_quantiles(np.array([alpha, 1 - alpha]), weight, m, np.sqrt(s * s + tau2))
-    tau_q = [float(t) for t in _tau_quantiles(eta, dens_eta * (1 - lump_share), probs, lump_share, prior)]
+    dens_eta = dens_eta * (1 - sum(shares))
+    tau_q = [float(t) for t in _tau_quantiles(eta, dens_eta, probs, shares, prior)]
     return BayesEstimate(
         k=int(y.size), mu_mean=float(weight @ m), mu_median=float(mu_q[1]), mu_ci_low=float(mu_q[0]),
         mu_ci_high=float(mu_q[2]), tau_median=tau_q[1], tau_ci_low=tau_q[0], tau_ci_high=tau_q[2],
@@ -254,20 +273,35 @@ def _mixture_cdf(x: np.ndarray, weight, mean, sd) -> np.ndarray:
 
 
 def _mixture_quantiles(probs: np.ndarray, weight, mean, sd) -> np.ndarray:
-    """Quantiles of ``sum_j weight_j N(mean_j, sd_j^2)`` by Brent's method on the CDF."""
+    """Quantiles of ``sum_j weight_j N(mean_j, sd_j^2)``: safeguarded Newton, all probabilities at once.
+
+    Each component's own quantile brackets the mixture's (its CDF is their weighted average); a Newton
+    step leaving the bracket is replaced by bisection, so the iteration always converges.
+    """
     used = weight > 1e-300
     mean, sd, weight = mean[used], sd[used], weight[used]
-    z = special.ndtri(probs)
-    out = np.empty(len(probs))
-    for i, (p, zq) in enumerate(zip(probs, z)):
-        # each component's own quantile brackets the mixture's (the CDF is their weighted average)
-        a, b = float(np.min(mean + zq * sd)), float(np.max(mean + zq * sd))
-        if b - a < 1e-15 * max(1.0, abs(a)):
-            out[i] = a
-            continue
-        f = lambda x, p=p: float(special.ndtr((x - mean) / sd) @ weight) - p
-        out[i] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13, maxiter=500)
-    return out
+    p = np.asarray(probs, dtype=float)
+    zq = special.ndtri(p)
+    lo = np.min(mean[None, :] + zq[:, None] * sd[None, :], axis=1)
+    hi = np.max(mean[None, :] + zq[:, None] * sd[None, :], axis=1)
+    mu = float(weight @ mean)
+    spread = math.sqrt(float(weight @ (sd * sd + (mean - mu) ** 2)))
+    x = np.clip(mu + zq * spread, lo, hi)
+    for _ in range(100):
+        z = (x[:, None] - mean[None, :]) / sd[None, :]
+        f = special.ndtr(z) @ weight - p
+        dens = (np.exp(-0.5 * z * z) / sd[None, :]) @ weight / math.sqrt(2 * math.pi)
+        lo = np.where(f < 0, x, lo)
+        hi = np.where(f > 0, x, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(dens > 0, f / dens, np.inf)
+        done = np.abs(step) <= 1e-12 * np.maximum(1.0, np.abs(x))
+        new = x - step
+        inside = (new > lo) & (new < hi) & np.isfinite(new)
+        x = np.where(done | inside, new, 0.5 * (lo + hi))
+        if done.all():
+            break
+    return x
 
 
 def _refine_density(eta: np.ndarray, logpost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,24 +316,32 @@ def _refine_density(eta: np.ndarray, logpost: np.ndarray) -> tuple[np.ndarray, n
     return fine, dens / total
 
 
-def _tau_quantiles(eta: np.ndarray, dens_eta: np.ndarray, probs: np.ndarray, lump: float = 0.0,
+def _tau_quantiles(eta: np.ndarray, dens_eta: np.ndarray, probs: np.ndarray, shares=(0.0, 0.0),
                    prior: TauPrior | None = None) -> np.ndarray:
     """Quantiles of tau from its posterior density on eta: a cubic spline, integrated exactly, solved for p.
 
-    ``lump`` is the posterior mass below ``eta[0]``, where the posterior is the prior rescaled."""
+    ``shares`` are the posterior masses below ``eta[0]`` and above ``eta[-1]``, where the posterior is the
+    prior rescaled, so quantiles there come from the prior's own."""
+    below, above = shares
     cdf = interpolate.CubicSpline(eta, dens_eta).antiderivative()
     values = cdf(eta)
     out = np.empty(len(probs))
     for i, p in enumerate(probs):
-        if p < lump and prior is not None:
-            out[i] = math.log(float(prior.ppf(p / lump * float(prior.cdf(math.exp(eta[0]))))))
+        if prior is not None and p < below:
+            out[i] = math.log(float(prior.ppf(p / below * float(prior.cdf(math.exp(eta[0]))))))
             continue
-        target = (p - lump) / (1 - lump) * values[-1]
+        if prior is not None and p > 1 - above:
+            f_cap = float(prior.cdf(math.exp(eta[-1])))
+            out[i] = math.log(float(prior.ppf(f_cap + (p - (1 - above)) / above * (1 - f_cap))))
+            continue
+        target = (p - below) / (1 - below - above) * values[-1]
         j = int(np.clip(np.searchsorted(values, target), 1, len(eta) - 1))
         a, b = float(eta[j - 1]), float(eta[j])
         fa, fb = values[j - 1] - target, values[j] - target
         if fa * fb > 0:  # rounding error in a flat stretch: take the nearer node
             out[i] = a if abs(fa) < abs(fb) else b
-        else:
-            out[i] = optimize.brentq(lambda e: float(cdf(e)) - target, a, b, xtol=1e-13, rtol=1e-13)
+            continue
+        # the spline's own polynomial piece on [a, b] (cheaper to evaluate than the PPoly object)
+        piece = cdf.c[:, j - 1]
+        out[i] = optimize.brentq(lambda e: float(np.polyval(piece, e - a)) - target, a, b, xtol=1e-14, rtol=1e-13)
     return np.exp(out)
