@@ -10,7 +10,8 @@ The grid is the trapezoid rule on ``eta = log tau``: the integrand ``p(y | tau) 
 and falls off at both ends, where the trapezoid rule converges geometrically. A coarse pass over the
 prior's central 1 - 2e-10 locates where the posterior lives; two finer passes zoom in on the nodes
 within ``exp(-30)`` of its peak, so the same node count serves k = 1 (posterior = prior) and k = 1000
-(a sharp posterior).
+(a sharp posterior). Where the likelihood is flat (tau far below every study's standard error, or far
+above the data's spread) the posterior is the prior rescaled, and its mass there is added exactly.
 """
 
 from __future__ import annotations
@@ -191,6 +192,25 @@ def _lump(prior, eta_bound: float, logpost_bound: float, active: bool, *, upper:
     return math.exp(log_lik + math.log(tail)) if tail > 0 else 0.0
 
 
+def _node_weights(eta, logpost, prior, floor_active: bool, cap_active: bool):
+    """Normalised trapezoid weights of the nodes (the lumps beyond the bounds added to the end nodes, where
+    mu | tau hardly moves), and the posterior shares of the two lumps."""
+    peak = float(np.max(logpost[np.isfinite(logpost)]))
+    h = eta[1] - eta[0]
+    dens = np.nan_to_num(np.exp(logpost - peak), nan=0.0, posinf=0.0)
+    trap = np.full(len(eta), h)
+    trap[[0, -1]] = h / 2
+    below = _lump(prior, eta[0], logpost[0] - peak, floor_active, upper=False)
+    above = _lump(prior, eta[-1], logpost[-1] - peak, cap_active, upper=True)
+    z = float(dens @ trap) + below + above
+    if not (z > 0 and math.isfinite(z)):
+        raise ValueError("The posterior could not be normalised (improper or degenerate)")
+    weight = dens * trap / z
+    weight[0] += below / z
+    weight[-1] += above / z
+    return weight, (below / z, above / z)
+
+
 def _check_prior(prior: object) -> TauPrior:
     if not isinstance(prior, TauPrior):
         raise TypeError(f"tau_prior must be a prior on tau from stats (HalfNormal, HalfCauchy, LogNormalTau2, "
@@ -232,24 +252,10 @@ def bayes_pool(yi, vi, *, tau_prior: TauPrior, mu_prior_sd: float | None = None,
     tau_floor = 1e-4 * math.sqrt(float(v.min()))
     tau_cap = 1e6 * math.sqrt(float(v.max()) + float(np.ptp(y)) ** 2)
     eta, logpost, m, s = _grid(y, v, prior, mu_var, max(lo_tau, tau_floor), min(hi_tau, tau_cap))
-    peak = float(np.max(logpost[np.isfinite(logpost)]))
-    h = eta[1] - eta[0]
-    dens = np.nan_to_num(np.exp(logpost - peak), nan=0.0, posinf=0.0)
-    trap = np.full(_FINE, h)
-    trap[[0, -1]] = h / 2
-    below = _lump(prior, eta[0], logpost[0] - peak, lo_tau < tau_floor and eta[0] <= math.log(tau_floor) + 1e-12,
-                  upper=False)
-    above = _lump(prior, eta[-1], logpost[-1] - peak, hi_tau > tau_cap and eta[-1] >= math.log(tau_cap) - 1e-12,
-                  upper=True)
-    z = float(dens @ trap) + below + above
-    if not (z > 0 and math.isfinite(z)):
-        raise ValueError("The posterior could not be normalised (improper or degenerate)")
-    weight = dens * trap / z
-    weight[0] += below / z  # mu | tau hardly moves beyond the bounds
-    weight[-1] += above / z
+    weight, shares = _node_weights(eta, logpost, prior, lo_tau < tau_floor and eta[0] <= math.log(tau_floor) + 1e-12,
+                                   hi_tau > tau_cap and eta[-1] >= math.log(tau_cap) - 1e-12)
     eta_nodes = eta
     eta, dens_eta = _refine_density(eta, logpost)
-    shares = (below / z, above / z)
     alpha = (1 - lev) / 2
     probs = np.array([alpha, 0.5, 1 - alpha])
     mu_q = _mixture_quantiles(probs, weight, m, s)
