@@ -43,10 +43,13 @@ def current_mid(effect_measure: str) -> float:
 def mid_input(effect_measure: str, page: str) -> float:
     """The MID widget: an SMD for SMDs, a relative change (0.1 = 10%) for ratios."""
     is_ratio = measure(effect_measure).is_ratio
-    key = f"w_mid_{page}"
+    key, top = f"w_mid_{page}", (0.9 if is_ratio else 5.0)
+    # a link's value may exceed what this measure allows (a 30% change is fine, 300% is not): clamp it
+    if st.session_state.get(KEY_MID) is not None:
+        st.session_state[KEY_MID] = min(max(float(st.session_state[KEY_MID]), 0.0), top)
     st.session_state[key] = current_mid(effect_measure)
     st.number_input("Minimally important difference" + (" (relative change, 0.1 = 10%)" if is_ratio else " (SMD)"),
-                    min_value=0.0, max_value=0.9 if is_ratio else 5.0, step=0.05, key=key,
+                    min_value=0.0, max_value=top, step=0.05, key=key,
                     on_change=_copy, args=(key, KEY_MID),
                     help="The smallest effect that would matter to the people concerned. Defaults: SMD 0.2 "
                          "(a small effect, Cohen 1988); for ratios a 10% change towards benefit (RR 0.9 for an "
@@ -92,6 +95,7 @@ def render_panel(view, analysis, outcome_label: str) -> None:
     st.session_state["w_prior"] = prior
     c1.selectbox("Prior on τ", list(analysis_mod.PRIOR_CHOICES), key="w_prior",
                  format_func=lambda c: analysis_mod.PRIOR_LABELS[c], on_change=_copy, args=("w_prior", KEY_PRIOR))
+    scale = min(max(scale, 0.01), 10.0)
     st.session_state["w_prior_scale"] = scale
     c2.number_input("Your own scale", min_value=0.01, max_value=10.0, step=0.05, key="w_prior_scale",
                     on_change=_copy, args=("w_prior_scale", KEY_PRIOR_SCALE), disabled=prior != "own",

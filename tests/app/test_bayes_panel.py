@@ -72,3 +72,11 @@ def test_invalid_bayesian_url_values_are_ignored_with_a_notice():
     assert "Ignored prior 'jeffreys'" in notice and "Ignored prior_scale '-2'" in notice
     assert "Ignored mid 'abc'" in notice
     assert _expected_sentence("depression", "depression") in _markdown(at)
+
+
+def test_a_link_mid_too_large_for_a_ratio_is_clamped_not_an_error():
+    at = run_app({"outcome": "hospitalised", "mid": "3", "prior_scale": "0.001"}, page=PAGES["Sensitivity"])
+    assert not at.exception
+    [mid] = [n for n in at.number_input if n.label.startswith("Minimally important difference")]
+    assert mid.value == 0.9
+    assert _expected_sentence("hospitalised", "hospitalised", mid=0.9) in _markdown(at)
