@@ -269,6 +269,8 @@ def empirical_tau_prior(measure: str, outcome_type: str | None = None,
 
 def _prior_from_row(row: dict[str, str]) -> LogNormalTau2 | LogTTau2:
     source = (f"{row['citation']}, {row['table']}, row “{row['outcome_type']}”, column “{row['comparison']}”")
+    if "CAUTION" in row["note"]:
+        source += " (this value is out of line with its neighbours in the table: see stats/_empirical_priors.csv)"
     if row["distribution"] == "lognormal":
         return LogNormalTau2(float(row["location"]), float(row["scale"]), source=source)
     return LogTTau2(float(row["location"]), float(row["scale"]), float(row["df"]), source=source)

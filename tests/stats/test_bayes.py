@@ -222,6 +222,8 @@ def test_empirical_presets_have_sources_and_defaults():
     smd = stats.empirical_tau_prior("smd")
     assert isinstance(smd, stats.LogTTau2) and "Rhodes" in smd.describe() and "mental health" in smd.describe()
     assert (smd.location, smd.scale, smd.df) == (-3.85, 1.93, 5.0)
+    assert "out of line" in smd.describe()  # the CSV flags this row
+    assert "out of line" not in stats.empirical_tau_prior("log_or").describe()
     lor = stats.empirical_tau_prior("log_or")
     assert isinstance(lor, stats.LogNormalTau2) and "Turner" in lor.describe() and "Table IV" in lor.describe()
     assert (lor.mean, lor.sd) == (-2.34, 1.72)
