@@ -136,7 +136,7 @@ def main() -> None:
         ours = time_python(lambda: stats.bayes_pool(yi, vi, tau_prior=prior))
         cpu = cpu_time(lambda: stats.bayes_pool(yi, vi, tau_prior=prior))
         report(f"bayes_pool half-normal k={k}", ("bayes_pool", "HN", k), ours, None,
-               f"no counterpart (bayesmeta is not installed); CPU {cpu * 1e3:.2f} ms, "
+               f"n/a (the R counterpart, bayesmeta, is not installed); CPU {cpu * 1e3:.2f} ms, "
                f"{ours / cpu:.1f}x wall/CPU")
 
 
