@@ -162,6 +162,9 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "code_zip": lambda v, arg: code_export.analysis_zip(
         result("analysis", v), export_rows(result("analysis", v), connection()),
         dataset_version=dataset_version(), link=arg[0], moderator=arg[1]),
+    "bayes": lambda v, arg: analysis_mod.bayes_analysis(result("analysis", v), prior=arg[0], own_scale=arg[1]),
+    "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
+                                                                        mid=arg[1]),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
 }
 

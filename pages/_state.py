@@ -3,6 +3,7 @@ of the whole view, and the app's navigation. A restored link and a changed widge
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -68,6 +69,14 @@ KEY_LINK_VERSION = "_link_version"
 _VERSION = re.compile(r"^\d{1,4}\.\d{1,4}\.\d{1,4}$")
 
 KEY_MODERATOR = "opt_moderator"
+
+#: The Bayesian panel's choices (plain session keys, not widget keys, so they survive page changes):
+#: the prior, the own half-normal scale, and the minimally important difference (None: the measure's default).
+KEY_PRIOR = "bayes_prior"
+
+KEY_PRIOR_SCALE = "bayes_prior_scale"
+
+KEY_MID = "bayes_mid"
 
 DEFAULT_OUTCOME = "depression"
 
@@ -202,8 +211,54 @@ def read_url_once() -> None:
             ss[KEY_MODERATOR] = moderator
         else:
             notices.append(f"Ignored moderator {short(moderator)}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
+    _read_bayes_params(params, notices)
     ss[KEY_NOTICES] = notices
     _state_from_spec(spec, method, hk)
+
+
+#: URL parameter -> (session key, lowest allowed, highest allowed, lower bound strict)
+_BAYES_NUMBERS = {"prior_scale": (KEY_PRIOR_SCALE, 0.0, 10.0, True), "mid": (KEY_MID, 0.0, 5.0, False)}
+
+
+def _read_bayes_params(params: dict, notices: list[str]) -> None:
+    """The prior, its scale and the MID from the URL; anything invalid is ignored with a notice."""
+    ss = st.session_state
+    prior = params.get("prior")
+    if prior:
+        if prior in analysis_mod.PRIOR_CHOICES:
+            ss[KEY_PRIOR] = prior
+        else:
+            notices.append(f"Ignored prior {short(prior)}: not one of {list(analysis_mod.PRIOR_CHOICES)}")
+    for name, (key, low, high, strict) in _BAYES_NUMBERS.items():
+        raw = params.get(name)
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and (value > low if strict else value >= low) and value <= high:
+            ss[key] = value
+        else:
+            bounds = f"above {low:g} and at most {high:g}" if strict else f"from {low:g} to {high:g}"
+            notices.append(f"Ignored {name} {short(raw)}: must be a number {bounds}")
+
+
+def bayes_params() -> dict[str, str]:
+    """The Bayesian choices that differ from the defaults, as URL parameters."""
+    ss = st.session_state
+    out: dict[str, str] = {}
+    prior = ss.get(KEY_PRIOR)
+    if prior and prior != analysis_mod.DEFAULT_PRIOR:
+        out["prior"] = prior
+    scale = ss.get(KEY_PRIOR_SCALE)
+    if scale is not None and scale != analysis_mod.DEFAULT_OWN_SCALE:
+        out["prior_scale"] = f"{scale:g}"
+    mid = ss.get(KEY_MID)
+    if mid is not None:
+        out["mid"] = f"{mid:g}"
+    return out
+
 
 def _unknown_ids_notice(unknown: list[str], dataset: str) -> str:
     examples = ", ".join(short(s) for s in unknown[:3])
@@ -242,6 +297,7 @@ def view_params(view: View) -> dict[str, str]:
     moderator = st.session_state.get(KEY_MODERATOR)
     if moderator and moderator != "ps_format":
         wanted["moderator"] = moderator
+    wanted.update(bayes_params())
     wanted["version"] = dataset_version()
     return wanted
 

@@ -76,6 +76,8 @@ with table_col:
         on_change=_on_exclude_edit, args=(editor_key, ids),
     )
 
+ui.render_probability(view, analysis, outcome_label, "explore")
+
 st.subheader("Heterogeneity")
 h = st.columns(5)
 h[0].metric("Q (df)", f"{pooled.q:.2f} ({pooled.q_df})", help="Cochran's Q with its degrees of freedom (k − 1).")

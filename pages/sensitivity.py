@@ -1,4 +1,5 @@
-"""Sensitivity: estimator and Hartung-Knapp, a one-glance robustness panel, leave-one-out, influence, cumulative."""
+"""Sensitivity: estimator and Hartung-Knapp, a one-glance robustness panel, the Bayesian panel, leave-one-out,
+influence, cumulative."""
 
 import streamlit as st
 
@@ -46,6 +47,9 @@ if grid is not None:
     with st.expander("Robustness table"):
         st.dataframe(ui.rounded(grid), hide_index=True, width="stretch")
     ui.download_table(grid, f"robustness_{view.spec.outcome}", "robustness")
+
+# -- Bayesian ----------------------------------------------------------------------------------
+ui.render_bayes_panel(view, analysis, outcome_label)
 
 # -- leave one out -----------------------------------------------------------------------------
 st.header("Leave one out")

@@ -27,6 +27,8 @@ from .moderators import MetaRegression, SubgroupAnalysis, meta_regression, subgr
 from .sensitivity import EstimateSeries, Influence, cumulative, influence, leave_one_out
 from .small_study import EggerTest, TrimAndFill, egger_test, trim_and_fill
 from .tau2 import estimate_tau2
+from .priors import HalfCauchy, HalfNormal, LogNormalTau2, LogTTau2, TauPrior, empirical_tau_prior
+from .bayes import BayesEstimate, bayes_pool
 
 __all__ = [
     "METHODS",
@@ -59,4 +61,12 @@ __all__ = [
     "TrimAndFill",
     "egger_test",
     "trim_and_fill",
+    "TauPrior",
+    "HalfNormal",
+    "HalfCauchy",
+    "LogNormalTau2",
+    "LogTTau2",
+    "empirical_tau_prior",
+    "BayesEstimate",
+    "bayes_pool",
 ]

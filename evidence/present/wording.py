@@ -41,6 +41,9 @@ __all__ = [
     "subgroup_test_sentence",
     "robustness_sentence",
     "conclusion_words",
+    "format_probability",
+    "probability_sentence",
+    "BAYES_DEFINITION",
     "SMALL_K",
     "SMALL_STUDY_MIN_K",
 ]
@@ -318,3 +321,39 @@ def conclusion_words(lo: Any, hi: Any, ps_side: str = "right") -> str:
         mid = (float(lo) + float(hi)) / 2.0
         return f"favours {direction(mid, ps_side)}"
     return "no clear effect"
+
+
+BAYES_DEFINITION = (
+    "The Bayesian analysis combines the same studies with a prior belief about how much true effects vary "
+    "between settings (τ) and a flat prior on the overall effect; the credible interval then holds the "
+    "overall effect with the stated probability, given the data and the prior (Röver 2020, bayesmeta). "
+    "With few studies the prior on τ matters: the table below shows every prior side by side."
+)
+
+
+def format_probability(p: Any) -> str:
+    """A probability as a whole percentage, never a false 0% or 100%."""
+    if not _finite(p):
+        return "n/a"
+    pct = 100.0 * float(p)
+    if pct < 1:
+        return "under 1%"
+    if pct > 99:
+        return "over 99%"
+    return f"{pct:.0f}%"
+
+
+def probability_sentence(p_any: Any, p_mid: Any, *, outcome: str, mid_text: str, event: str | None = None,
+                         reason: str = "") -> str:
+    """"Probability that peer support improves <outcome> at all: 91%; by at least SMD 0.2: 48%."
+
+    ``event``: for a ratio of events, ``"undesirable"`` (a benefit lowers its risk, e.g. readmission) or
+    ``"desirable"`` (a benefit raises it); None for a continuous outcome.
+    ``reason``: why no probability can be stated (then the sentence says so instead).
+    """
+    if reason:
+        return f"No probability of benefit is given for {outcome}: {reason}."
+    what = {None: f"improves {outcome}", "undesirable": f"lowers the risk of the event ({outcome})",
+            "desirable": f"raises the chance of the event ({outcome})"}[event]
+    return (f"Probability that peer support {what} at all: {format_probability(p_any)}; "
+            f"by at least {mid_text}: {format_probability(p_mid)}.")

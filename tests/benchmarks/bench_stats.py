@@ -8,7 +8,8 @@ Run from the repository root:
 
 Prints one line per case: the median wall time of repeated runs, metafor's
 time on the same data in the same run, and the ratio. Goals (issue 2):
-pool(REML) k=100 < 0.5 ms, k=1000 < 5 ms; leave_one_out k=1000 < 0.5 s.
+pool(REML) k=100 < 0.5 ms, k=1000 < 5 ms; leave_one_out k=1000 < 0.5 s;
+bayes_pool (issue 15, half-normal 0.5 prior on tau) k=100 < 5 ms, k=1000 < 20 ms.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import stats  # noqa: E402
 
-GOALS_MS = {("pool", "REML", 100): 0.5, ("pool", "REML", 1000): 5.0, ("leave_one_out", "REML", 1000): 500.0}
+GOALS_MS = {("pool", "REML", 100): 0.5, ("pool", "REML", 1000): 5.0, ("leave_one_out", "REML", 1000): 500.0,
+            ("bayes_pool", "HN", 100): 5.0, ("bayes_pool", "HN", 1000): 20.0}
+BAYES_KS = (10, 100, 1000)
 POOL_KS = (10, 100, 1000)
 LOO_KS = (100, 1000)
 METHODS = ("REML", "DL", "PM")
@@ -50,6 +53,15 @@ def time_python(fn, budget_s: float = 1.0, max_reps: int = 2000) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cpu_time(fn, reps: int = 30) -> float:
+    """Mean process CPU seconds per call (wall time is inflated when the machine is shared)."""
+    fn()
+    t0 = time.process_time()
+    for _ in range(reps):
+        fn()
+    return (time.process_time() - t0) / reps
 
 
 R_SCRIPT = r"""
@@ -118,6 +130,14 @@ def main() -> None:
         elif use_r:
             note = "skipped at k=1000 (k refits of a ~1.75 s fit; use --r-loo-1000)"
         report(f"leave_one_out REML k={k}", ("leave_one_out", "REML", k), ours, r_s, note)
+    for k in BAYES_KS:
+        yi, vi = make_data(k)
+        prior = stats.HalfNormal(0.5)
+        ours = time_python(lambda: stats.bayes_pool(yi, vi, tau_prior=prior))
+        cpu = cpu_time(lambda: stats.bayes_pool(yi, vi, tau_prior=prior))
+        report(f"bayes_pool half-normal k={k}", ("bayes_pool", "HN", k), ours, None,
+               f"n/a (the R counterpart, bayesmeta, is not installed); CPU {cpu * 1e3:.2f} ms, "
+               f"{ours / cpu:.1f}x wall/CPU")
 
 
 if __name__ == "__main__":

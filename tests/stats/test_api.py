@@ -53,3 +53,13 @@ def test_stats_imports_no_pandas_duckdb_or_streamlit():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'duckdb', 'streamlit', 'altair'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bayes_signature_and_fields():
+    from dataclasses import fields
+    assert params(stats.bayes_pool) == [("yi", inspect.Parameter.empty), ("vi", inspect.Parameter.empty),
+                                        ("tau_prior", inspect.Parameter.empty), ("mu_prior_sd", None),
+                                        ("level", 0.95)]
+    public = [f.name for f in fields(stats.BayesEstimate) if not f.name.startswith("_")]
+    assert public == ["k", "mu_mean", "mu_median", "mu_ci_low", "mu_ci_high", "tau_median", "tau_ci_low",
+                      "tau_ci_high", "pred_ci_low", "pred_ci_high", "level", "mu_prior_sd", "prior"]

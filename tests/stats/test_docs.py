@@ -47,3 +47,13 @@ def test_every_public_function_is_documented():
     for name in public:
         assert f"`{name}`" in DOC or f"stats.{name}(" in DOC, name
         assert getattr(stats, name).__doc__, name
+
+
+def test_bayes_fields_and_priors_are_documented():
+    documented = _table_keys("### `BayesEstimate` fields")
+    section = DOC.split("### `BayesEstimate` fields", 1)[1].split("\n## ", 1)[0]
+    names = set(re.findall(r"`([a-z_]+)`", section))
+    public = {f.name for f in fields(stats.BayesEstimate) if not f.name.startswith("_")}
+    assert public <= names | documented
+    for name in ("bayes_pool", "HalfNormal", "HalfCauchy", "LogNormalTau2", "LogTTau2", "empirical_tau_prior"):
+        assert f"`{name}" in DOC and getattr(stats, name).__doc__, name

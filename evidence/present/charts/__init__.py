@@ -27,6 +27,7 @@ from ._common import OKABE_ITO, ROB_COLOURS, axis_title
 from .diagnostics import cumulative_plot, influence_plot, interval_plot, leave_one_out_plot, robustness_heatmap
 from .forest_chart import forest, forest_plot, forest_plot_spec, forest_spec, study_columns, study_rows
 from .funnel import FUNNEL_CONTOURS, funnel_plot
+from .bayes import mu_posterior_chart, tau_posterior_chart
 from .moderators import bubble_plot, compare_plot, subgroup_forest
 from evidence.core.measures import RATIO_MEASURES
 
@@ -51,5 +52,7 @@ __all__ = [
     "compare_plot",
     "study_columns",
     "FUNNEL_CONTOURS",
+    "mu_posterior_chart",
+    "tau_posterior_chart",
 ]
 
