@@ -24,6 +24,8 @@ from evidence import analysis as analysis_mod
 from evidence import query
 from evidence.core.filters import CATEGORICAL_FIELDS
 from evidence.present import charts
+from evidence.analysis.evidence_map import evidence_map
+from evidence.analysis.summary import summary_of_findings
 from evidence.query import catalogue
 from evidence.store import connection as store
 from evidence.store.build import ensure_database
@@ -150,6 +152,10 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
     "exclusions": _exclusions,
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
+    "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
+                                                  hartung_knapp=v.hartung_knapp, level=v.level),
+    "evidence_map": lambda v, arg: evidence_map(v.spec, arg[0], arg[1], connection(), method=v.method,
+                                                hartung_knapp=v.hartung_knapp, level=v.level),
 }
 
 
@@ -167,6 +173,11 @@ def result(kind: str, view, arg: Any = None):
     if kind not in RESULTS:
         raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
     return _result(kind, repr(view), view, arg, cache_key())
+
+
+def summary(view):
+    """The summary of findings of the view's filter; keyed without the outcome (it covers every outcome)."""
+    return result("summary", replace(view, spec=replace(view.spec, outcome=None)))
 
 
 def review_findings(outcome: str | None):
