@@ -38,6 +38,11 @@ st.caption(
      "(odds ratios converted with Chinn's factor; risk ratios are counted, not coloured). Light cells with – are "
      "gaps. Click a cell to filter by both of its values."))
 
+if not by_outcome and ui.choice_counts(view.spec)["outcome"].get(view.spec.outcome, 0) == 0:
+    st.warning(f"The current filters leave no trial of {outcome_label} (k = 0). The map sets aside the filters on "
+               "its two axes, so it still shows the neighbouring cells; widen the other filters to see more.",
+               icon=":material/warning:")
+
 EVENT_KEY = "evidence_map_chart"
 
 
