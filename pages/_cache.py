@@ -23,7 +23,9 @@ from evidence import FilterSpec, analyse
 from evidence import analysis as analysis_mod
 from evidence import query
 from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.analysis.evidence_map import evidence_map
 from evidence.analysis.export_rows import export_rows
+from evidence.analysis.summary import summary_of_findings
 from evidence.present import charts, code_export
 from evidence.query import catalogue
 from evidence.store import connection as store
@@ -166,6 +168,10 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
                                                                         mid=arg[1]),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
+    "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
+                                                  hartung_knapp=v.hartung_knapp, level=v.level),
+    "evidence_map": lambda v, arg: evidence_map(v.spec, arg[0], arg[1], connection(), method=v.method,
+                                                hartung_knapp=v.hartung_knapp, level=v.level),
 }
 
 
@@ -184,6 +190,11 @@ def result(kind: str, view, arg: Any = None):
         raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
     # A view of imported data is keyed on its folder's contents too: a replaced dataset is a new result.
     return _result(kind, repr(view), view, arg, cache_key() + namespaces.namespace_key(getattr(view, "uploads", None)))
+
+
+def summary(view):
+    """The summary of findings of the view's filter; keyed without the outcome (it covers every outcome)."""
+    return result("summary", replace(view, spec=replace(view.spec, outcome=None)))
 
 
 def review_findings(outcome: str | None):

@@ -11,14 +11,13 @@ numbers come from :mod:`evidence`.
 
 from ._bayes import render_panel as render_bayes_panel, render_probability  # noqa: F401
 from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dataset_version,  # noqa: F401
-                     forget_results, labels, ranges, result, review_findings, store_metadata)
+                     forget_results, labels, ranges, result, review_findings, store_metadata, summary)
 from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, download_chart, download_code,  # noqa: F401
                       download_table, download_table_lazily, md_escape, records_to_arrow_bytes, render_error,
                       render_metrics, rounded, show_cautions, show_chart, try_table, view_inputs)
 from ._heavy import heavy_table  # noqa: F401
 from ._owner import expire_old_uploads, own_datasets, own_folder  # noqa: F401
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401
-from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MID, KEY_MODERATOR, KEY_PRIOR,
-                     KEY_PRIOR_SCALE, KEY_VIEW, KEYS,  # noqa: F401
-                     METHOD_LABELS, View,
-                     app_pages, make_view, current_view, mark_entry)
+from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MID, KEY_MODERATOR, KEY_PRIOR,  # noqa: F401
+                     KEY_PRIOR_SCALE, KEY_VIEW, KEYS, METHOD_LABELS, View, apply_filters, app_pages, current_view,
+                     follow_goto, make_view, mark_entry, open_outcome)

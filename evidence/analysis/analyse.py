@@ -194,7 +194,7 @@ def _warnings_for(data: EffectData, k: int, hartung_knapp: bool, scale_note: str
 
 def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False, level: float = 0.95,
             con=None, *, target_months: float | None = None, multi_arm: str = "one",
-            uploads_dir=None) -> Analysis:
+            uploads_dir=None, effect_ids=None) -> Analysis:
     """Filter, select one row per study, pool with :func:`stats.pool`, and explain.
 
     Parameters
@@ -209,7 +209,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
         Confidence level.
     con : duckdb connection, optional
         The shipped store (default: shared read-only connection).
-    target_months, multi_arm, uploads_dir :
+    target_months, multi_arm, uploads_dir, effect_ids :
         See :func:`evidence.analysis.selection.effect_set`.
 
     Returns
@@ -226,7 +226,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
     if method not in stats.METHODS:
         raise InvalidChoice("method", method, stats.METHODS)
     es = effect_set(spec, con, target_months=target_months, multi_arm=multi_arm,
-                    uploads_dir=uploads_dir, level=level)
+                    uploads_dir=uploads_dir, level=level, effect_ids=effect_ids)
     k = es.data.k
     if k == 0:
         culprit, counts = _culprit(spec, con, uploads_dir)

@@ -893,7 +893,7 @@ def _excluded_frame(classified: pd.DataFrame, in_analysis: np.ndarray, scale: st
 
 def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None,
                multi_arm: str = "one", uploads_dir=None, level: float = 0.95,
-               engine: str = "auto") -> EffectSet:
+               engine: str = "auto", effect_ids: np.ndarray | None = None) -> EffectSet:
     """Analysis-ready effects for ``spec.outcome`` with exclusions and notes.
 
     Parameters
@@ -916,6 +916,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         one dataset, the store's rows converted and classified once per connection (stores are
         read-only), of which the filter keeps the ids one short query returns; for merged datasets,
         the matching rows read now. ``"fresh"`` always reads the matching rows now (tests compare the two).
+    effect_ids : array of str, optional
+        The ids of the rows that pass ``spec`` when the caller already has them (one query for every
+        outcome: :func:`evidence.query.matching_effect_ids_by_outcome`); used by the ``"auto"`` engine for
+        one dataset only, ignored otherwise.
 
     Returns
     -------
@@ -942,7 +946,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
         store = _prepared_store(c)
-        cand = store.cols.take(store.positions_of_rowids(query.matching_effect_rowids(spec, c)), copy=True)
+        if effect_ids is not None:  # the caller has the ids already (one query for every outcome)
+            cand = store.cols.take(store.positions(np.asarray(effect_ids, dtype=str)), copy=True)
+        else:
+            cand = store.cols.take(store.positions_of_rowids(query.matching_effect_rowids(spec, c)), copy=True)
         cand.add(dataset=np.full(cand.n, name, dtype=object))
     else:  # merged datasets (or asked for): read the matching rows now and classify them
         cand = _Cols(query.candidate_rows(spec, con, uploads_dir=uploads_dir))
@@ -1117,7 +1124,10 @@ def _build_frame(c: _Cols, scale: str, level: float, multi_arm: str) -> pd.DataF
     for name in EFFECT_COLUMNS:
         if name not in data or (name == "study_id" and sid is c.plain("study_id")):
             # passed through (study ids too when none is missing): the column's own text array, no round trip
-            out[name] = pd.Series(c.raw(name), copy=False).astype("str").array
+            # (a text array already is what astype("str") would return: the same object, without the Series)
+            raw = c.raw(name)
+            out[name] = (raw if isinstance(raw, pd.api.extensions.ExtensionArray) and raw.dtype == "str"
+                         else pd.Series(raw, copy=False).astype("str").array)
         elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates", "effect_measure"):
             out[name] = data[name]
         else:

@@ -30,6 +30,7 @@ def main() -> int:
         ("bench_ingest.py", []),
         ("bench_pages.py", []),
         ("bench_sensitivity.py", []),
+        ("bench_overview.py", []),
     ]
     failed = []
     for script, extra in runs:
