@@ -162,16 +162,18 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "exclusions": _exclusions,
     # arg: (the link that restores the view, written into the scripts' headers; the moderator or None)
     "code_zip": lambda v, arg: code_export.analysis_zip(
-        result("analysis", v), export_rows(result("analysis", v), connection()),
+        result("analysis", v), export_rows(result("analysis", v), connection(), uploads_dir=v.uploads),
         dataset_version=dataset_version(), link=arg[0], moderator=arg[1]),
     "bayes": lambda v, arg: analysis_mod.bayes_analysis(result("analysis", v), prior=arg[0], own_scale=arg[1]),
     "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
                                                                         mid=arg[1]),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
     "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
-                                                  hartung_knapp=v.hartung_knapp, level=v.level),
+                                                  hartung_knapp=v.hartung_knapp, level=v.level,
+                                                  uploads_dir=v.uploads),
     "evidence_map": lambda v, arg: evidence_map(v.spec, arg[0], arg[1], connection(), method=v.method,
-                                                hartung_knapp=v.hartung_knapp, level=v.level),
+                                                hartung_knapp=v.hartung_knapp, level=v.level,
+                                                uploads_dir=v.uploads),
 }
 
 

@@ -84,7 +84,8 @@ def _cell_effect(spec: FilterSpec, row_field: str, rv, col_field: str, cv, setti
 
 
 def evidence_map(spec: FilterSpec, row_field: str = "population", col_field: str = "ps_format", con=None, *,
-                 method: str = "REML", hartung_knapp: bool = False, level: float = 0.95) -> EvidenceMap:
+                 method: str = "REML", hartung_knapp: bool = False, level: float = 0.95,
+                 uploads_dir=None) -> EvidenceMap:
     """Counts for every cell and, where a cell has at least :data:`MIN_K_COLOUR` trials of the outcome
     (``spec.outcome``, or the cell's own when ``outcome`` is an axis), its oriented pooled effect."""
     if "outcome" not in (row_field, col_field) and spec.outcome is None:
@@ -92,11 +93,12 @@ def evidence_map(spec: FilterSpec, row_field: str = "population", col_field: str
     for field in (row_field, col_field):
         if field not in MAP_FIELDS:
             raise InvalidChoice("evidence-map axis", field, MAP_FIELDS)
-    counts = query.trial_counts_by_pair(spec, row_field, col_field, con)
+    counts = query.trial_counts_by_pair(spec, row_field, col_field, con, uploads_dir=uploads_dir)
     rows = _values(row_field, counts["row_value"])
     cols = _values(col_field, counts["col_value"])
     found = {(r, c): n for r, c, n in zip(counts["row_value"], counts["col_value"], counts["n_studies"])}
-    settings = {"method": method, "hartung_knapp": hartung_knapp, "level": level, "con": con}
+    settings = {"method": method, "hartung_knapp": hartung_knapp, "level": level, "con": con,
+                "uploads_dir": uploads_dir}
     recs = []
     for rv in rows:
         for cv in cols:

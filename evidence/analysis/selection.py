@@ -62,7 +62,7 @@ from evidence.core.filters import FilterSpec, vocabulary
 from evidence.analysis.data import EffectData
 
 __all__ = [
-    "effects", "effect_set", "EffectSet", "EffectData", "classify_rows",
+    "effects", "effect_set", "effect_set_from_frame", "EffectSet", "EffectData", "classify_rows",
     "computed_vs_reported", "DEFAULT_TARGET_MONTHS", "COMPARATOR_PREFERENCE",
     "SELECTION_RULE", "ORIENTATION_RULE", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
 ]
@@ -1031,6 +1031,30 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
     return EffectSet(data, lambda: _build_frame(final, scale, level, multi_arm), excluded, scale,
                      Favours.for_scale(scale, ratio_direction), scale_note, notes, target, summary["n_rows"])
+
+
+class _FrameColumns:
+    """A frame's columns as object arrays (None where missing): the column reader of an EffectData made
+    from a frame."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def __call__(self, name: str) -> np.ndarray:
+        return self.frame[name].astype(object).where(self.frame[name].notna(), None).to_numpy(dtype=object)
+
+
+def effect_set_from_frame(effects: pd.DataFrame, excluded: pd.DataFrame | None = None, *, effect_measure: str,
+                          favours: Favours, scale_note: str = "", notes=()) -> EffectSet:
+    """An EffectSet over a frame with at least ``study_id, yi, vi`` (``n_total`` if known): for analyses
+    assembled by hand (tests, imported results), read the same way as a selection's."""
+    n_total = (effects["n_total"].to_numpy(dtype=float, na_value=np.nan) if "n_total" in effects
+               else np.full(len(effects), np.nan))
+    data = EffectData(yi=effects["yi"].to_numpy(dtype=float), vi=effects["vi"].to_numpy(dtype=float),
+                      study_id=effects["study_id"].astype(str).to_numpy(dtype=object), n_total=n_total,
+                      effect_measure=effect_measure, columns=_FrameColumns(effects))
+    excluded = excluded if excluded is not None else pd.DataFrame(columns=_EXCLUDED_COLUMNS)
+    return EffectSet(data, lambda: effects, lambda: excluded, effect_measure, favours, scale_note, notes)
 
 
 def _effect_data(c: _Cols, scale: str) -> EffectData:

@@ -215,9 +215,9 @@ _NUMERIC_ARMS = frozenset({"events_ps", "events_ctl", "n_ps", "n_ctl", "mean_ps"
                            "reported_effect", "reported_ci_low", "reported_ci_high"})
 
 
-def arm_rows(a: Analysis, con=None) -> dict[str, np.ndarray]:
+def arm_rows(a: Analysis, con=None, uploads_dir=None) -> dict[str, np.ndarray]:
     """The candidate columns (arm counts, means, reported effect) of an analysis' pooled trials, row for row."""
-    rows = query.candidate_rows(a.spec, con).reindex(columns=list(ARM_COLUMNS))
+    rows = query.candidate_rows(a.spec, con, uploads_dir=uploads_dir).reindex(columns=list(ARM_COLUMNS))
     return _ArmIndex(rows).for_effects(a.effects)
 
 
@@ -262,17 +262,19 @@ def _labels(con) -> dict[str, str]:
 
 
 def summary_of_findings(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: bool = False,
-                        level: float = 0.95, analyses: dict[str, Analysis] | None = None) -> SummaryOfFindings:
+                        level: float = 0.95, analyses: dict[str, Analysis] | None = None,
+                        uploads_dir=None) -> SummaryOfFindings:
     """Every outcome with usable trials under ``spec`` (its own outcome ignored), analysed once each.
 
     ``analyses``: outcome -> an analysis already computed with the same filter and settings (e.g. cached by
     the app), reused instead of analysing again. Catch-all outcomes ("other") are left out, with why.
+    ``uploads_dir``: the folder of the session's imported datasets (see :func:`evidence.analyse`).
     """
     base = replace(spec, outcome=None)
-    counts = query.choice_counts_all(base, ("outcome",), con)["outcome"]
+    counts = query.choice_counts_all(base, ("outcome",), con, uploads_dir=uploads_dir)["outcome"]
     labels = _labels(con)
-    arms = _ArmIndex(query.candidate_rows(base, con).reindex(columns=list(ARM_COLUMNS)))
-    conns = connection.dataset_connections(base.dataset, con)
+    arms = _ArmIndex(query.candidate_rows(base, con, uploads_dir=uploads_dir).reindex(columns=list(ARM_COLUMNS)))
+    conns = connection.dataset_connections(base.dataset, con, uploads_dir)
     # one id query for every outcome (one dataset); merged datasets read per outcome
     ids = query.matching_effect_ids_by_outcome(base, conns[0][1]) if len(conns) == 1 else {}
     rows, left_out = [], []
@@ -285,7 +287,8 @@ def summary_of_findings(spec: FilterSpec, con=None, *, method: str = "REML", har
         if a is None:
             try:
                 a = analyse(replace(base, outcome=outcome), method=method, hartung_knapp=hartung_knapp,
-                            level=level, con=con, effect_ids=ids.get(outcome) if ids else None)
+                            level=level, con=con, effect_ids=ids.get(outcome) if ids else None,
+                            uploads_dir=uploads_dir)
             except NoMatchingStudies:
                 left_out.append((label, "no trial has numbers that can be pooled"))
                 continue

@@ -12,7 +12,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 
 from evidence import FilterSpec, analyse
 
-from app_helpers import run_app
+from app_helpers import PAGES, run_app
 
 ANALYSIS_PAGES = ("pages/explore.py", "pages/sensitivity.py", "pages/subgroups.py", "pages/small_study.py")
 LABEL = "Rerun this view in R or Python (zip)"
@@ -79,7 +79,7 @@ def test_the_subgroups_zip_follows_the_chosen_moderator(served):
 
 
 def test_the_zip_follows_the_filters(served):
-    at = run_app({"outcome": "depression", "exclude_studies": "Chen2000"})
+    at = run_app({"outcome": "depression", "exclude_studies": "Chen2000"}, page=PAGES["Explore"])
     assert not at.exception
     data, _ = _zip_served(served)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:

@@ -36,7 +36,7 @@ def dataset_box(at):
 
 
 def test_own_dataset_is_listed_and_analysed_in_its_session(owner_a):
-    at = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: owner_a})
+    at = run_app({"outcome": OUTCOME, "dataset": "mine"}, page=PAGES["Explore"], state={KEY_OWNER: owner_a})
     assert not at.exception
     assert dataset_box(at).options == ["Shipped dataset", "Shipped + your imported datasets", "Imported: mine"]
     assert dataset_box(at).value == "mine"
@@ -48,7 +48,7 @@ def test_own_dataset_is_listed_and_analysed_in_its_session(owner_a):
 
 
 def test_another_session_neither_lists_nor_opens_it(owner_a):
-    at = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: namespaces.new_owner_token()})
+    at = run_app({"outcome": OUTCOME, "dataset": "mine"}, page=PAGES["Explore"], state={KEY_OWNER: namespaces.new_owner_token()})
     assert not at.exception
     assert dataset_box(at).options == ["Shipped dataset", "Shipped + your imported datasets"]
     assert dataset_box(at).value == "shipped"
@@ -69,7 +69,7 @@ def test_share_link_opens_it_read_only_in_another_session(owner_a):
     token = link.split("share=", 1)[1]
     assert len(token) >= 32
     other = namespaces.new_owner_token()
-    at = run_app({"share": token, "outcome": OUTCOME}, state={KEY_OWNER: other})
+    at = run_app({"share": token, "outcome": OUTCOME}, page=PAGES["Explore"], state={KEY_OWNER: other})
     assert not at.exception
     assert dataset_box(at).value == "mine"
     assert [m.value for m in at.metric if m.label == "Studies (k)"] == ["2"]
@@ -78,7 +78,7 @@ def test_share_link_opens_it_read_only_in_another_session(owner_a):
     rows = next(d.value for d in at.dataframe if "access" in d.value.columns)
     assert rows["access"].iat[1] == "opened from a share link (read-only)"
     assert "btn_share" not in [b.key for b in at.button]  # a dataset shared with you is not yours to share
-    bad = run_app({"share": "x" * 43, "outcome": OUTCOME}, state={KEY_OWNER: namespaces.new_owner_token()})
+    bad = run_app({"share": "x" * 43, "outcome": OUTCOME}, page=PAGES["Explore"], state={KEY_OWNER: namespaces.new_owner_token()})
     assert any("This share link does not open a dataset" in i.value for i in bad.info)
     assert dataset_box(bad).value == "shipped"
 
@@ -120,8 +120,8 @@ def test_the_same_dataset_name_in_two_sessions_is_two_datasets_down_to_the_chart
     theirs = [dict(GOOD, study_id="Brown2019", first_author="Brown", year="2019", mean_ps="7.0"),
               dict(GOOD2, study_id="Green2017", first_author="Green", year="2017", mean_ps="12.0")]
     own_import.import_own(validate_sheet(sheet(*theirs), "b.csv"), "mine", namespaces.owner_dir(owner_b))
-    a = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: owner_a})
-    b = run_app({"outcome": OUTCOME, "dataset": "mine"}, state={KEY_OWNER: owner_b})
+    a = run_app({"outcome": OUTCOME, "dataset": "mine"}, page=PAGES["Explore"], state={KEY_OWNER: owner_a})
+    b = run_app({"outcome": OUTCOME, "dataset": "mine"}, page=PAGES["Explore"], state={KEY_OWNER: owner_b})
     assert not a.exception and not b.exception
     seen_a, seen_b = _chart_bytes(a), _chart_bytes(b)
     assert b"Smith" in seen_a and b"Brown" not in seen_a

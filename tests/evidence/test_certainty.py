@@ -18,6 +18,7 @@ from evidence import FilterSpec
 from evidence.analysis import certainty as grade
 from evidence.analysis.analyse import Analysis
 from evidence.core.measures import Favours
+from evidence.analysis.selection import effect_set_from_frame
 
 
 def make(yi, vi, *, n=None, rob=None, flags=None, measure="SMD", favours=None, pooled=None) -> Analysis:
@@ -31,9 +32,10 @@ def make(yi, vi, *, n=None, rob=None, flags=None, measure="SMD", favours=None, p
         "measure": ["scale"] * k, "computed_from": ["arm means and SDs (Hedges' g)"] * k,
     })
     p = pooled or stats.pool(yi, vi, method="REML")
-    return Analysis(spec=FilterSpec(outcome="depression"), effects=eff, excluded=pd.DataFrame(), pooled=p,
-                    effect_measure=measure, favours=favours or Favours.for_scale(measure, -1.0),
-                    description="", scale_note="", warnings=())
+    fav = favours or Favours.for_scale(measure, -1.0)
+    return Analysis(spec=FilterSpec(outcome="depression"), pooled=p,
+                    effect_set=effect_set_from_frame(eff, effect_measure=measure, favours=fav),
+                    effect_measure=measure, favours=fav, description="", scale_note="", warnings=())
 
 
 def with_pooled(a: Analysis, **changes) -> Analysis:
