@@ -23,7 +23,7 @@ from evidence import FilterSpec, analyse
 from evidence import analysis as analysis_mod
 from evidence import query
 from evidence.core.filters import CATEGORICAL_FIELDS
-from evidence.present import charts
+from evidence.present import charts, contents
 from evidence.query import catalogue
 from evidence.store import connection as store
 from evidence.store.build import ensure_database
@@ -149,6 +149,8 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
                                                               base_hartung_knapp=v.hartung_knapp, level=v.level),
     "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
     "exclusions": _exclusions,
+    "presentation": lambda v, arg: contents.gather(v.spec, connection(), method=v.method,
+                                                   hartung_knapp=v.hartung_knapp, level=v.level),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
 }
 

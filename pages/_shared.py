@@ -14,6 +14,6 @@ from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, downloa
                       download_table, md_escape, records_to_arrow_bytes, render_error, render_metrics,
                       rounded, show_cautions, show_chart, try_table, view_inputs)
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401
-from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MODERATOR, KEY_VIEW, KEYS,  # noqa: F401
-                     METHOD_LABELS, View,
-                     app_pages, current_view, mark_entry)
+from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MODERATOR, KEY_SCREEN, KEY_VIEW,  # noqa: F401
+                     KEYS, METHOD_LABELS, View, app_pages, current_view, follow_page_link, mark_entry,
+                     query_params_of)

@@ -12,6 +12,7 @@ from evidence import FilterSpec
 from evidence import analysis as analysis_mod
 from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.present import wording as words
 from evidence.store import connection as store
 
 from ._cache import choice_counts, choices, dataset_version, ranges
@@ -36,15 +37,7 @@ FIELD_LABELS: dict[str, str] = {
     "exclude_studies": "Studies excluded by hand",
 }
 
-METHOD_LABELS = {
-    "FE": "FE: fixed (common) effect",
-    "DL": "DL: DerSimonian-Laird",
-    "REML": "REML: restricted maximum likelihood",
-    "PM": "PM: Paule-Mandel",
-    "ML": "ML: maximum likelihood",
-    "HE": "HE: Hedges",
-    "SJ": "SJ: Sidik-Jonkman",
-}
+METHOD_LABELS = {m: f"{m}: {name}" for m, name in words.METHOD_NAMES.items()}
 
 #: Session-state key of each sidebar widget (stable across reruns and pages).
 KEYS = {name: f"flt_{name}" for name in FIELD_LABELS if name != "exclude_studies"}
@@ -64,6 +57,17 @@ KEY_VIEW = "_view"
 KEY_LINK_VERSION = "_link_version"
 
 KEY_MODERATOR = "opt_moderator"
+
+KEY_SCREEN = "present_screen"  # index of the Present page's screen; in the URL as `screen` there
+
+KEY_TARGET_PAGE = "_target_page"  # the page a link's `page=` asked for, followed once
+
+KEY_PAGE = "_page"  # url path of the page this run shows ("" for the default page)
+
+#: Pages a link may name with `page=` (url path -> script), besides their own address.
+LINK_PAGES = {"present": "pages/present.py", "explore": "pages/explore.py", "sensitivity": "pages/sensitivity.py",
+              "subgroups": "pages/subgroups.py", "small_study": "pages/small_study.py", "data": "pages/data.py",
+              "about": "pages/about.py"}
 
 DEFAULT_OUTCOME = "depression"
 
@@ -166,6 +170,18 @@ def read_url_once() -> None:
             ss[KEY_MODERATOR] = moderator
         else:
             notices.append(f"Ignored moderator {moderator!r}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
+    raw_page = params.get("page")
+    if raw_page:
+        if raw_page.lower() in LINK_PAGES:
+            ss[KEY_TARGET_PAGE] = raw_page.lower()
+        else:
+            notices.append(f"Ignored page {raw_page!r}: not one of {list(LINK_PAGES)}")
+    raw_screen = params.get("screen")
+    if raw_screen:
+        if raw_screen.isdigit() and int(raw_screen) >= 1:
+            ss[KEY_SCREEN] = int(raw_screen) - 1  # links count screens from 1, as the page shows them
+        else:
+            notices.append(f"Ignored screen {raw_screen!r}: must be a screen number (1, 2, …)")
     ss[KEY_NOTICES] = notices
     _state_from_spec(spec, method, hk)
 
@@ -188,8 +204,8 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 
-def write_url(view: View) -> None:
-    """Mirror the view into the URL query parameters (only when they changed)."""
+def query_params_of(view: View, *, screen: int | None = None) -> dict[str, str]:
+    """The URL query parameters that restore ``view`` (and the Present page's ``screen``, counted from 0)."""
     wanted = dict(view.spec.to_query_params())
     if view.method != "REML":
         wanted["method"] = view.method
@@ -199,9 +215,19 @@ def write_url(view: View) -> None:
     if moderator and moderator != "ps_format":
         wanted["moderator"] = moderator
     wanted["version"] = dataset_version()
+    if screen is not None:
+        wanted["screen"] = str(int(screen) + 1)  # counted from 1 in links, as on the page
+    return wanted
+
+
+def write_url(view: View) -> None:
+    """Mirror the view into the URL query parameters (only when they changed)."""
+    present = st.session_state.get(KEY_PAGE) == "present"
+    wanted = query_params_of(view, screen=int(st.session_state.get(KEY_SCREEN) or 0) if present else None)
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if current != wanted:
         st.query_params.from_dict(wanted)
+
 
 def app_pages() -> list:
     """The app's pages, registered explicitly (url paths = file names, so old-style links resolve too)."""
@@ -212,15 +238,26 @@ def app_pages() -> list:
                 url_path="subgroups"),
         st.Page("pages/small_study.py", title="Small-study effects", icon=":material/filter_alt:",
                 url_path="small_study"),
+        st.Page("pages/present.py", title="Present", icon=":material/co_present:", url_path="present"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
     ]
 
 KEY_VIA_ENTRY = "_via_entry"
 
-def mark_entry() -> None:
+def mark_entry(page=None) -> None:
     """Called by app.py on every run: the page that follows was chosen by our own navigation."""
     st.session_state[KEY_VIA_ENTRY] = True
+    if page is not None:
+        st.session_state[KEY_PAGE] = page.url_path
+
+
+def follow_page_link(page) -> None:
+    """Open the page a link named with ``page=`` (once, on the session's first run), keeping the view."""
+    target = st.session_state.pop(KEY_TARGET_PAGE, None)
+    if target and LINK_PAGES[target] and page.url_path != ("" if target == "explore" else target):
+        st.session_state[KEY_PAGE] = target
+        st.switch_page(LINK_PAGES[target])
 
 def current_view() -> View:
     """The sidebar's view for this run.
