@@ -19,15 +19,15 @@ _CSS = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"] {display: none;}
 [data-testid="stMainBlockContainer"] {padding: 0.5rem 1rem; max-width: 100%;}
 .st-key-present_frame {aspect-ratio: 16 / 9; width: min(100%, calc((100vh - 5.5rem) * 16 / 9)); margin: 0 auto;
-  border: 1px solid #d0d0d0; border-radius: 6px; padding: 1.2rem 2rem 0.6rem; overflow: hidden;
-  display: flex; flex-direction: column; flex-wrap: nowrap; background: #ffffff;}
-.st-key-present_body {flex: 1 1 auto; overflow: hidden; min-height: 0;}
+  border: 1px solid #d0d0d0; border-radius: 6px; padding: 1.2rem 2rem 5.5rem; overflow: hidden;
+  position: relative; background: #ffffff;}
 .st-key-present_frame p, .st-key-present_frame li, .st-key-present_frame td, .st-key-present_frame th
   {font-size: 28px; line-height: 1.35;}
 .st-key-present_frame h1 {font-size: 48px; padding: 0 0 0.4rem 0;}
 .st-key-present_frame [data-testid="stTable"] td, .st-key-present_frame [data-testid="stTable"] th
   {font-size: 28px; padding: 0.15rem 0.6rem;}
-.st-key-present_footer {flex: 0 0 auto; border-top: 1px solid #d0d0d0; padding-top: 0.3rem;}
+.st-key-present_footer {position: absolute; left: 2rem; right: 2rem; bottom: 0.5rem; border-top: 1px solid #d0d0d0;
+  padding-top: 0.3rem;}
 .st-key-present_footer p {font-size: 18px; line-height: 1.3; color: #444444;}
 .st-key-present_certainty p {font-size: 30px; font-weight: 600;}
 .st-key-present_controls button p {font-size: 20px;}

@@ -26,7 +26,7 @@ from evidence.present import wording as words
 
 __all__ = ["Contents", "Screen", "gather", "screens", "question_words", "method_words", "filters_words",
            "finding_chart", "robustness_chart", "effect_text", "certainty_text", "summary_table",
-           "certainty_source", "citation_line", "finding_row",
+           "certainty_source", "citation_line", "finding_row", "summary_parts",
            "SUMMARY_ROWS_PER_SCREEN"]
 
 #: Rows of the summary-of-findings table on one screen or slide (28 px type on a 16:9 screen).
@@ -141,7 +141,8 @@ def summary_table(contents: Contents, part: int | None = None) -> pd.DataFrame:
     """The summary-of-findings table as shown: one row per outcome (all rows, or one screen's block)."""
     rows = contents.findings
     if part is not None:
-        rows = rows[part * SUMMARY_ROWS_PER_SCREEN:(part + 1) * SUMMARY_ROWS_PER_SCREEN]
+        size = summary_block_size(contents)
+        rows = rows[part * size:(part + 1) * size]
     return pd.DataFrame({
         "Outcome": [r.outcome_label for r in rows],
         "Trials": [r.k for r in rows],
@@ -152,6 +153,16 @@ def summary_table(contents: Contents, part: int | None = None) -> pd.DataFrame:
         "I²": [f"{r.i2:.0f}%" if math.isfinite(r.i2) else "n/a" for r in rows],
         "Certainty": [certainty_text(r) for r in rows],
     })
+
+
+def summary_parts(contents: Contents) -> int:
+    """How many screens (slides) the summary table takes, at most SUMMARY_ROWS_PER_SCREEN rows each."""
+    return max(1, math.ceil(len(contents.findings) / SUMMARY_ROWS_PER_SCREEN))
+
+
+def summary_block_size(contents: Contents) -> int:
+    """Rows per summary screen, spread evenly over :func:`summary_parts` (no screen with one lone row)."""
+    return max(1, math.ceil(len(contents.findings) / summary_parts(contents)))
 
 
 def _studies(findings, con) -> pd.DataFrame:
@@ -267,7 +278,7 @@ def screens(contents: Contents) -> tuple[Screen, ...]:
     """The screens in order: the question, the summary (in blocks), one finding per outcome, the
     robustness panel of the view's outcome, the methods."""
     out = [Screen("question", "The question")]
-    n_parts = max(1, math.ceil(len(contents.findings) / SUMMARY_ROWS_PER_SCREEN))
+    n_parts = summary_parts(contents)
     for part in range(n_parts):
         out.append(Screen("summary", "Summary of findings" + (f" ({part + 1} of {n_parts})" if n_parts > 1 else ""),
                           part=part))

@@ -93,7 +93,7 @@ def _title_slide(prs, contents: pc.Contents, link: str) -> None:
 
 
 def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
-    n_parts = max(1, math.ceil(len(contents.findings) / pc.SUMMARY_ROWS_PER_SCREEN))
+    n_parts = pc.summary_parts(contents)
     for part in range(n_parts):
         slide = _slide(prs, "Summary of findings" + (f" ({part + 1} of {n_parts})" if n_parts > 1 else ""),
                        contents, link)

@@ -1,0 +1,86 @@
+"""Present mode in a real browser: a shared link with ``page=present`` opens exactly that screen, the arrow
+keys step through the screens, the footer's link restores the screen shown, and the projector layout holds
+(no sidebar, 28 px body type, a 16:9 frame). Screenshots go to ``artifacts/screenshots/present-*.png``."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+#: A 16:9 projector.
+PROJECTOR = {"width": 1600, "height": 900}
+
+FRAME = ".st-key-present_frame"
+
+
+@pytest.fixture
+def present(app):
+    app.page.set_viewport_size(PROJECTOR)
+    return app
+
+
+def _title(app) -> str:
+    return app.page.locator(f"{FRAME} h1").first.inner_text().strip()
+
+
+def _footer(app) -> str:
+    return app.page.locator(".st-key-present_footer").inner_text()
+
+
+def _press(app, key: str) -> None:
+    app.page.locator(FRAME).click(position={"x": 5, "y": 5})  # focus the page, not a widget
+    app.after(lambda: app.page.keyboard.press(key))
+
+
+def test_a_shared_link_opens_the_screen_and_the_arrow_keys_step(present):
+    app = present
+    app.open("", {"outcome": "depression", "page": "present", "screen": "7"})
+    app.assert_healthy()
+    assert urlsplit(app.page.url).path.rstrip("/").endswith("/present"), app.page.url
+    assert _title(app) == "Depression"
+    footer = _footer(app)
+    assert "Dataset version 1.2.0" in footer and "REML" in footer and "Restore this view" in footer, footer
+    assert "All trials (no filters)" in footer, footer
+    assert not app.page.locator('[data-testid="stSidebar"]').is_visible()
+    sizes = app.page.eval_on_selector_all(f"{FRAME} [data-testid='stMarkdownContainer'] p",
+                                          "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+    body = [s for s in sizes if s < 40]
+    assert body and min(body[:-1] or body) >= 28, sizes  # the last paragraph is the footer (18 px)
+    box = app.page.locator(FRAME).bounding_box()
+    assert abs(box["width"] / box["height"] - 16 / 9) < 0.02, box
+    assert app.page.locator(f"{FRAME} [data-testid='stVegaLiteChart']").count() == 1  # the forest plot
+    app.screenshot("present-07-depression")
+
+    _press(app, "ArrowRight")
+    assert _title(app) == "Quality of life"
+    assert app.query().get("screen") == "8", app.page.url
+    app.screenshot("present-08-next")
+
+    _press(app, "ArrowLeft")
+    _press(app, "ArrowLeft")
+    assert app.query().get("screen") == "6", app.page.url
+    assert _title(app).startswith("Summary of findings"), _title(app)
+    app.screenshot("present-06-summary")
+    app.assert_healthy()
+
+
+def test_the_footer_link_restores_the_screen_in_a_fresh_session(present, browser):
+    app = present
+    app.open("present", {"outcome": "quality of life", "method": "DL", "screen": "1"})
+    assert "What do randomised trials show about peer support" in _title(app)
+    app.screenshot("present-01-question")
+    _press(app, "ArrowRight")
+    href = app.page.locator(".st-key-present_footer a").first.get_attribute("href")
+    params = dict(parse_qsl(urlsplit(href).query))
+    assert params.get("screen") == "2" and params.get("method") == "DL", href
+    assert urlsplit(href).path.endswith("/present"), href
+    other = browser.new_context(viewport=PROJECTOR)
+    try:
+        page = other.new_page()
+        page.goto(href, wait_until="networkidle")
+        page.locator(f"{FRAME} h1").first.wait_for(timeout=60_000)
+        assert page.locator(f"{FRAME} h1").first.inner_text().strip() == _title(app)
+        assert "DL" in page.locator(".st-key-present_footer").inner_text()
+    finally:
+        other.close()
