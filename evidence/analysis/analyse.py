@@ -165,7 +165,7 @@ def _warnings_for(es_frame: pd.DataFrame, k: int, hartung_knapp: bool, scale_not
 
 def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False, level: float = 0.95,
             con=None, *, target_months: float | None = None, multi_arm: str = "one",
-            uploads_dir=None) -> Analysis:
+            uploads_dir=None, effect_ids=None) -> Analysis:
     """Filter, select one row per study, pool with :func:`stats.pool`, and explain.
 
     Parameters
@@ -180,7 +180,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
         Confidence level.
     con : duckdb connection, optional
         The shipped store (default: shared read-only connection).
-    target_months, multi_arm, uploads_dir :
+    target_months, multi_arm, uploads_dir, effect_ids :
         See :func:`evidence.analysis.selection.effect_set`.
 
     Returns
@@ -197,7 +197,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
     if method not in stats.METHODS:
         raise InvalidChoice("method", method, stats.METHODS)
     es = effect_set(spec, con, target_months=target_months, multi_arm=multi_arm,
-                    uploads_dir=uploads_dir, level=level)
+                    uploads_dir=uploads_dir, level=level, effect_ids=effect_ids)
     k = len(es.effects)
     if k == 0:
         culprit, counts = _culprit(spec, con, uploads_dir)

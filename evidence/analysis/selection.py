@@ -840,7 +840,7 @@ def _excluded_frame(classified: pd.DataFrame, in_analysis: np.ndarray, scale: st
 
 def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None,
                multi_arm: str = "one", uploads_dir=None, level: float = 0.95,
-               engine: str = "auto") -> EffectSet:
+               engine: str = "auto", effect_ids: np.ndarray | None = None) -> EffectSet:
     """Analysis-ready effects for ``spec.outcome`` with exclusions and notes.
 
     Parameters
@@ -863,6 +863,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         one dataset, the store's rows converted and classified once per connection (stores are
         read-only), of which the filter keeps the ids one short query returns; for merged datasets,
         the matching rows read now. ``"fresh"`` always reads the matching rows now (tests compare the two).
+    effect_ids : array of str, optional
+        The ids of the rows that pass ``spec`` when the caller already has them (one query for every
+        outcome: :func:`evidence.query.matching_effect_ids_by_outcome`); used by the ``"auto"`` engine for
+        one dataset only, ignored otherwise.
 
     Returns
     -------
@@ -889,7 +893,8 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
         store = _prepared_store(c)
-        cand = store.cols.take(store.positions(query.matching_effect_ids(spec, c)), copy=True)
+        ids = effect_ids if effect_ids is not None else query.matching_effect_ids(spec, c)
+        cand = store.cols.take(store.positions(ids), copy=True)
         cand.add(dataset=np.full(cand.n, name, dtype=object))
     else:  # merged datasets (or asked for): read the matching rows now and classify them
         cand = _Cols(query.candidate_rows(spec, con, uploads_dir=uploads_dir))

@@ -2,10 +2,10 @@
 (:mod:`.counts`) and the catalogue of studies, coverage and reviews (:mod:`.catalogue`)."""
 
 from .counts import choice_counts, choice_counts_all, count_studies, study_counts_by_filter
-from .rows import (TABLES, all_candidate_rows, candidate_rows, matching_effect_ids, metadata, table,
-                   vocab_frame)
+from .rows import (TABLES, all_candidate_rows, candidate_rows, matching_effect_ids, matching_effect_ids_by_outcome,
+                   metadata, table, vocab_frame)
 
 __all__ = [
-    "TABLES", "all_candidate_rows", "candidate_rows", "matching_effect_ids", "metadata", "table", "vocab_frame", "choice_counts", "choice_counts_all", "count_studies",
+    "TABLES", "all_candidate_rows", "candidate_rows", "matching_effect_ids", "matching_effect_ids_by_outcome", "metadata", "table", "vocab_frame", "choice_counts", "choice_counts_all", "count_studies",
     "study_counts_by_filter",
 ]
