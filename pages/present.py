@@ -30,6 +30,7 @@ _CSS = """
   padding-top: 0.3rem;}
 .st-key-present_footer p {font-size: 18px; line-height: 1.3; color: #444444;}
 .st-key-present_certainty p {font-size: 30px; font-weight: 600;}
+.st-key-present_small p {font-size: 20px; color: #444444;}
 .st-key-present_controls button p {font-size: 20px;}
 </style>
 """
@@ -96,8 +97,11 @@ def _show_finding() -> None:
         with st.container(key="present_certainty"):
             st.markdown(f"Certainty of the evidence: {ui.md_escape(pc.certainty_text(row))}")
         st.markdown(ui.md_escape(row.sentence))
-        st.markdown(f"{row.k} trial{'s' if row.k != 1 else ''}, {row.participants:,} participants. "
-                    f"Effect: {pc.effect_text(row)}.")
+        for extra in pc.extra_sentences(row):
+            st.markdown(ui.md_escape(extra))
+        with st.container(key="present_small"):
+            st.markdown(f"Effect {ui.md_escape(pc.effect_text(row))}. {ui.md_escape(pc.certainty_reasons(row))} "
+                        f"Certainty is an {pc.CERTAINTY_LABEL}.")
     with chart_col:
         ui.show_chart(lambda: pc.finding_chart(row), f"forest_{row.outcome}", f"present_forest_{index}",
                       ui.view_inputs(view, "present", row.outcome), downloads=False)
@@ -118,7 +122,7 @@ def _show_methods() -> None:
         f"- **Filters:** {ui.md_escape(pres.filters)}.",
         "- **One result per trial**, oriented so that the favoured side is stated on every plot.",
         f"- **Dataset version** {pres.dataset_version}, shown on {pres.made_on}.",
-        f"- **Certainty:** {'GRADE-style, from the Overview' if any(r.certainty for r in pres.findings) else 'not assessed here'}.",
+        f"- **Certainty:** {ui.md_escape(pc.certainty_source(pres))}.",
     ]))
 
 

@@ -1,17 +1,14 @@
-"""What an export names besides the numbers: the dataset version, the controlled lists' labels, the
-outcomes a filter leaves, and the citation of each included trial (read through :mod:`evidence.query`)."""
+"""What an export names besides the numbers: the dataset version, the controlled lists' labels and the citation of each included trial (read through :mod:`evidence.query`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Iterable
 
 import pandas as pd
 
 from evidence import query
-from evidence.core.filters import FilterSpec
 
-__all__ = ["dataset_version", "vocab_labels", "outcomes_with_trials", "trial_citations"]
+__all__ = ["dataset_version", "vocab_labels", "trial_citations"]
 
 
 def dataset_version(con=None) -> str:
@@ -27,12 +24,6 @@ def vocab_labels(con=None) -> dict[str, dict[str, str]]:
     for field, value, label in zip(vt["field"].astype(str), vt["value"].astype(str), vt["label"]):
         out.setdefault(field, {})[value] = str(label) if isinstance(label, str) and label.strip() else value
     return out
-
-
-def outcomes_with_trials(spec: FilterSpec, con=None) -> list[str]:
-    """Outcomes with at least one trial under the spec's other filters, most trials first."""
-    counts = query.choice_counts(replace(spec, outcome=None), "outcome", con)
-    return [str(v) for v, n in zip(counts["value"], counts["n_studies"]) if n > 0]
 
 
 def trial_citations(study_ids: Iterable[str], con=None) -> pd.DataFrame:

@@ -17,8 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from evidence.analysis import CATCH_ALL_OUTCOMES, analyse, provenance, robustness_grid
-from evidence.core.errors import EvidenceError, NoMatchingStudies
+from evidence.analysis import provenance, robustness_grid
+from evidence.analysis.certainty import CERTAINTY_LABEL
+from evidence.analysis.summary import summary_of_findings
+from evidence.core.errors import EvidenceError
 from evidence.core.filters import CATEGORICAL_FIELDS, FilterSpec
 from evidence.core.measures import measure
 from evidence.present import charts
@@ -26,7 +28,7 @@ from evidence.present import wording as words
 
 __all__ = ["Contents", "Screen", "gather", "screens", "question_words", "method_words", "filters_words",
            "finding_chart", "robustness_chart", "effect_text", "certainty_text", "summary_table",
-           "certainty_source", "citation_line", "finding_row", "summary_parts",
+           "certainty_source", "certainty_reasons", "extra_sentences", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
            "SUMMARY_ROWS_PER_SCREEN"]
 
 #: Rows of the summary-of-findings table on one screen or slide (28 px type on a 16:9 screen).
@@ -99,34 +101,45 @@ def method_words(method: str, hartung_knapp: bool, level: float) -> str:
     return f"{method}: {model}; {ci} {level:.0%} confidence intervals"
 
 
+def _num(value: float) -> str:
+    return words.format_number(value) if math.isfinite(value) else "n/a"
+
+
 def effect_text(row) -> str:
-    """Pooled effect and CI on the display scale, e.g. ``"0.37 (0.24 to 0.51)"``."""
-    conv = measure(row.effect_measure).to_display
-    return (f"{words.format_number(conv(row.estimate))} "
-            f"({words.format_interval(row.ci_low, row.ci_high, row.effect_measure)})")
+    """Pooled effect and CI as the summary shows them (display scale), e.g. ``"0.37 (0.24 to 0.51)"``."""
+    return f"{_num(row.estimate)} ({_num(row.ci_low)} to {_num(row.ci_high)})"
 
 
 def _pi_text(row) -> str:
     if not (math.isfinite(row.pi_low) and math.isfinite(row.pi_high)):
         return "needs k ≥ 3"
-    return words.format_interval(row.pi_low, row.pi_high, row.effect_measure)
+    return f"{_num(row.pi_low)} to {_num(row.pi_high)}"
 
 
 def certainty_text(row) -> str:
-    """Certainty of the evidence and why it was downgraded, e.g. ``"Low (risk of bias, imprecision)"``."""
+    """Certainty level and the domains it was downgraded for, e.g. ``"Low (risk of bias, imprecision)"``."""
     cert = row.certainty
-    if cert is None:
-        return "not assessed"
-    level = str(cert.level)
-    down = [str(d) for d in (cert.downgrades or ())]
-    return level[:1].upper() + level[1:] + (f" (downgraded for {', '.join(down)})" if down else "")
+    domains = list(dict.fromkeys(d.domain.lower() for d in cert.downgrades))
+    return cert.level[:1].upper() + cert.level[1:] + (f" ({', '.join(domains)})" if domains else "")
+
+
+def extra_sentences(row) -> list[str]:
+    """The finding's absolute effect per 1,000 and its mean difference in natural units, where known."""
+    out = [row.absolute.sentence] if row.absolute is not None else []
+    natural = getattr(row, "natural", None)
+    return out + ([natural.sentence] if natural is not None else [])
+
+
+def certainty_reasons(row) -> str:
+    """Why the certainty is what it is, one line (the draft's own explanation)."""
+    return row.certainty.explain()
 
 
 def certainty_source(contents: Contents) -> str:
     """Where the certainty ratings come from, in words."""
-    if any(r.certainty is not None for r in contents.findings):
-        return "rated per outcome by the Overview (GRADE domains: risk of bias, inconsistency, imprecision)"
-    return "not assessed for these findings"
+    return (f"GRADE-style per outcome ({CERTAINTY_LABEL}): start at high for randomised trials, one level "
+            "down per serious concern in risk of bias, inconsistency, indirectness, imprecision or "
+            "publication bias")
 
 
 def citation_line(study) -> str:
@@ -190,53 +203,6 @@ def _studies(findings, con) -> pd.DataFrame:
     return frame.sort_values(["Study", "Year"], kind="stable").reset_index(drop=True)
 
 
-@dataclass(frozen=True, eq=False)
-class _Finding:
-    """Stand-in for evidence.analysis.summary.FindingRow (same field names) until the Overview lands."""
-
-    outcome: str
-    outcome_label: str
-    k: int
-    participants: int
-    effect_measure: str
-    estimate: float
-    ci_low: float
-    ci_high: float
-    pi_low: float
-    pi_high: float
-    i2: float
-    certainty: Any
-    sentence: str
-    absolute: Any
-    analysis: Any
-
-
-def _summary_rows(spec: FilterSpec, con, *, method: str, hartung_knapp: bool, level: float,
-                  labels: dict[str, dict[str, str]]) -> tuple:
-    """One finding per outcome with trials under the filters (most trials first); catch-all left out."""
-    rows = []
-    for outcome in provenance.outcomes_with_trials(spec, con):
-        if outcome in CATCH_ALL_OUTCOMES:
-            continue
-        try:
-            a = analyse(replace(spec, outcome=outcome), method=method, hartung_knapp=hartung_knapp, level=level,
-                        con=con)
-        except NoMatchingStudies:
-            continue
-        label = labels.get("outcome", {}).get(outcome, outcome)
-        p = a.pooled
-        if a.k == 1:
-            sentence = words.single_study_sentence(a.effects.iloc[0], effect_measure=a.effect_measure,
-                                                    ps_side=a.favours.side)
-        else:
-            sentence = words.pooled_sentence(p, effect_measure=a.effect_measure, ps_side=a.favours.side,
-                                             outcome=label, participants=a.participants)
-        rows.append(_Finding(outcome, label, a.k, a.participants, a.effect_measure, p.estimate, p.ci_low,
-                             p.ci_high, p.pi_low, p.pi_high, p.i2, None, sentence, None, a))
-    rows.sort(key=lambda r: (-r.k, r.outcome_label))
-    return tuple(rows)
-
-
 def _robustness(focus, spec: FilterSpec, con, method: str, hartung_knapp: bool, level: float):
     if focus is None or focus.k < 2:
         return None, "The robustness panel needs at least two trials of the outcome."
@@ -255,14 +221,15 @@ def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: b
     """Collect what a presentation of this view shows, from the results the pages show.
 
     The summary of findings is :func:`evidence.analysis.summary.summary_of_findings` on the view's
-    filters (every outcome); the robustness panel is :func:`evidence.analysis.robustness_grid` of the
+    filters (every outcome, the Overview's rows); the robustness panel is :func:`evidence.analysis.robustness_grid` of the
     view's own outcome.
     """
     labels = provenance.vocab_labels(con)
-    findings = _summary_rows(spec, con, method=method, hartung_knapp=hartung_knapp, level=level, labels=labels)
+    sof = summary_of_findings(spec, con, method=method, hartung_knapp=hartung_knapp, level=level)
+    findings = sof.rows
     focus = next((r for r in findings if r.outcome == spec.outcome), None)
     grid, robust_text = _robustness(focus, spec, con, method, hartung_knapp, level)
-    notes = []
+    notes = [f"Not in the summary: {label} ({why})." for label, why in sof.left_out]
     if spec.outcome and focus is None:
         notes.append(f"The view's outcome ({spec.outcome}) has no finding under these filters.")
     return Contents(
