@@ -30,7 +30,6 @@ _CSS = """
   padding-top: 0.3rem;}
 .st-key-present_footer p {font-size: 18px; line-height: 1.3; color: #444444;}
 .st-key-present_certainty p {font-size: 30px; font-weight: 600;}
-.st-key-present_small p {font-size: 20px; color: #444444;}
 .st-key-present_controls button p {font-size: 20px;}
 </style>
 """
@@ -40,6 +39,7 @@ _SCREEN_COLUMNS = ["Outcome", "Trials", "Participants", "Effect (95% CI)", "Pred
 
 view = ui.current_view()
 st.html(_CSS)
+ui.show_url_notices()
 pres = ui.result("presentation", view)
 screens = pc.screens(pres)
 ss = st.session_state
@@ -95,13 +95,12 @@ def _show_finding() -> None:
     text_col, chart_col = st.columns([2, 3], gap="large")
     with text_col:
         with st.container(key="present_certainty"):
-            st.markdown(f"Certainty of the evidence: {ui.md_escape(pc.certainty_text(row))}")
+            st.markdown(f"Certainty: {ui.md_escape(pc.certainty_text(row))}",
+                        help=f"{pc.certainty_reasons(row)} An {pc.CERTAINTY_LABEL}.")
         st.markdown(ui.md_escape(row.sentence))
         for extra in pc.extra_sentences(row):
             st.markdown(ui.md_escape(extra))
-        with st.container(key="present_small"):
-            st.markdown(f"Effect {ui.md_escape(pc.effect_text(row))}. {ui.md_escape(pc.certainty_reasons(row))} "
-                        f"Certainty is an {pc.CERTAINTY_LABEL}.")
+        st.markdown(f"{ui.md_escape(pc.measure_name(row))}: {ui.md_escape(pc.effect_text(row))}.")
     with chart_col:
         ui.show_chart(lambda: pc.finding_chart(row), f"forest_{row.outcome}", f"present_forest_{index}",
                       ui.view_inputs(view, "present", row.outcome), downloads=False)

@@ -28,7 +28,7 @@ from evidence.present import wording as words
 
 __all__ = ["Contents", "Screen", "gather", "screens", "question_words", "method_words", "filters_words",
            "finding_chart", "robustness_chart", "effect_text", "certainty_text", "summary_table",
-           "certainty_source", "certainty_reasons", "extra_sentences", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
+           "certainty_source", "certainty_reasons", "extra_sentences", "measure_name", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
            "SUMMARY_ROWS_PER_SCREEN"]
 
 #: Rows of the summary-of-findings table on one screen or slide (28 px type on a 16:9 screen).
@@ -71,21 +71,19 @@ def _join(values) -> str:
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
+#: How the question names each restriction it mentions.
+_QUESTION_PARTS = (("population", "population"), ("setting", "setting"), ("ps_format", "format"),
+                   ("ps_mode", "delivery"))
+
+
 def question_words(spec: FilterSpec, labels: dict[str, dict[str, str]]) -> str:
     """The question the view asks, in words: who, where, delivered how, compared with what."""
     def named(field: str) -> str:
-        return _join(labels.get(field, {}).get(v, v) for v in getattr(spec, field))
-    text = "What do randomised trials show about peer support"
-    if spec.population:
-        text += f" for {named('population')}"
-    if spec.setting:
-        text += f" in {named('setting')} settings"
-    if spec.ps_format or spec.ps_mode:
-        how = [named(f) for f in ("ps_format", "ps_mode") if getattr(spec, f)]
-        text += f", delivered {' and '.join(how)}"
+        return _join([labels.get(field, {}).get(v, v) for v in getattr(spec, field)])
+    parts = [f"{word}: {named(field)}" for field, word in _QUESTION_PARTS if getattr(spec, field)]
     if spec.comparator:
-        text += f", compared with {named('comparator')}"
-    return text + "?"
+        parts.append(f"compared with {named('comparator')}")
+    return "What do randomised trials show about peer support" + (f" ({'; '.join(parts)})" if parts else "") + "?"
 
 
 def filters_words(spec: FilterSpec) -> str:
@@ -121,6 +119,11 @@ def certainty_text(row) -> str:
     cert = row.certainty
     domains = list(dict.fromkeys(d.domain.lower() for d in cert.downgrades))
     return cert.level[:1].upper() + cert.level[1:] + (f" ({', '.join(domains)})" if domains else "")
+
+
+def measure_name(row) -> str:
+    """The effect measure's name, e.g. ``"SMD (Hedges' g)"`` or ``"Odds ratio"``."""
+    return measure(row.effect_measure).label
 
 
 def extra_sentences(row) -> list[str]:

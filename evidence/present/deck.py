@@ -47,6 +47,16 @@ def _text(slide, left, top, width, height, paragraphs, *, size: int = 20, bold: 
     return box
 
 
+def _add_lines(box, lines, *, size: int, colour: RGBColor | None = None) -> None:
+    """More paragraphs in an existing text box, at their own size."""
+    for line in lines:
+        run = box.text_frame.add_paragraph().add_run()
+        run.text = line
+        run.font.size = Pt(size)
+        if colour is not None:
+            run.font.color.rgb = colour
+
+
 def _slide(prs, title: str, contents: pc.Contents, link: str):
     """A blank slide with its title and the footer every slide carries."""
     slide = prs.slides.add_slide(prs.slide_layouts[5])  # "Title Only"
@@ -124,12 +134,12 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
 def _finding_slides(prs, contents: pc.Contents, link: str) -> None:
     for row in contents.findings:
         slide = _slide(prs, row.outcome_label, contents, link)
-        _text(slide, _MARGIN, _BODY_TOP, Inches(4.4), Inches(5.3), [
-            f"Certainty of the evidence: {pc.certainty_text(row)}",
-            row.sentence,
-            f"{row.k} trial{'s' if row.k != 1 else ''}, {row.participants:,} participants. "
-            f"Effect: {pc.effect_text(row)}.",
-        ], size=18)
+        box = _text(slide, _MARGIN, _BODY_TOP, Inches(4.4), Inches(5.3),
+                    [f"Certainty: {pc.certainty_text(row)}"], size=20, bold=True)
+        _add_lines(box, [row.sentence, *pc.extra_sentences(row), f"{pc.measure_name(row)}: {pc.effect_text(row)}."],
+                   size=16)
+        _add_lines(box, [f"{pc.certainty_reasons(row)} Certainty is an {pc.CERTAINTY_LABEL}."], size=11,
+                   colour=_GREY)
         png = chart_png(pc.finding_chart(row))
         _picture(slide, png, Inches(5.1), _BODY_TOP, Inches(7.7), Inches(5.45))
 

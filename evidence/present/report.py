@@ -52,10 +52,11 @@ def _table(frame: pd.DataFrame) -> str:
 
 def _finding(row) -> str:
     return (f'<section class="finding" id="finding-{_e(row.outcome)}"><h2>{_e(row.outcome_label)}</h2>'
-            f'<p class="certainty">Certainty of the evidence: {_e(pc.certainty_text(row))}</p>'
+            f'<p class="certainty">Certainty: {_e(pc.certainty_text(row))}</p>'
             f"<p>{_e(row.sentence)}</p>"
-            f"<p>{row.k} trial{'s' if row.k != 1 else ''}, {row.participants:,} participants. "
-            f"Effect: {_e(pc.effect_text(row))}.</p>"
+            + "".join(f"<p>{_e(x)}</p>" for x in pc.extra_sentences(row))
+            + f"<p>{_e(pc.measure_name(row))}: {_e(pc.effect_text(row))}.</p>"
+            f'<p class="meta">{_e(pc.certainty_reasons(row))} Certainty is an {_e(pc.CERTAINTY_LABEL)}.</p>'
             f"<figure>{_svg(pc.finding_chart(row))}</figure></section>")
 
 
