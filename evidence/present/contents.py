@@ -181,7 +181,14 @@ def summary_block_size(contents: Contents) -> int:
     return max(1, math.ceil(len(contents.findings) / summary_parts(contents)))
 
 
-def _studies(findings, con) -> pd.DataFrame:
+def _label(labels: dict[str, dict[str, str]], field: str, value) -> str:
+    """A controlled value's label ('' when missing)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    return labels.get(field, {}).get(value, value)
+
+
+def _studies(findings, con, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Every trial in any finding: label, year, country, population, risk of bias, outcomes, citation."""
     outcomes: dict[str, list[str]] = {}
     first: dict[str, Any] = {}
@@ -194,8 +201,9 @@ def _studies(findings, con) -> pd.DataFrame:
     for sid, rec in first.items():
         cite = cites.loc[sid] if sid in cites.index else None
         out.append({
-            "Study": rec.label, "Year": rec.year, "Country": rec.country, "Population": rec.population,
-            "Setting": rec.setting, "Risk of bias": rec.risk_of_bias if isinstance(rec.risk_of_bias, str)
+            "Study": rec.label, "Year": rec.year, "Country": rec.country,
+            "Population": _label(labels, "population", rec.population),
+            "Setting": _label(labels, "setting", rec.setting), "Risk of bias": rec.risk_of_bias if isinstance(rec.risk_of_bias, str)
             else "not reported", "Outcomes": ", ".join(dict.fromkeys(outcomes[sid])),
             "Citation": cite["citation"] if cite is not None else "",
             "DOI or PMID": cite["doi_or_pmid"] if cite is not None else "",
@@ -241,7 +249,7 @@ def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: b
         method_text=method_words(method, hartung_knapp, level),
         dataset_version=provenance.dataset_version(con),
         made_on=(today or _dt.date.today()).isoformat(), findings=findings, focus=focus,
-        robustness=grid, robustness_text=robust_text, studies=_studies(findings, con), notes=tuple(notes))
+        robustness=grid, robustness_text=robust_text, studies=_studies(findings, con, labels), notes=tuple(notes))
 
 
 def screens(contents: Contents) -> tuple[Screen, ...]:

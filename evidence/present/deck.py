@@ -95,9 +95,14 @@ def _picture(slide, png: bytes, left, top, max_width, max_height) -> None:
 
 def _title_slide(prs, contents: pc.Contents, link: str) -> None:
     slide = prs.slides.add_slide(prs.slide_layouts[0])
-    slide.shapes.title.text = contents.question
+    # The default template's placeholders sit where a 4:3 slide has them: put them across the 16:9 one.
+    title, subtitle = slide.shapes.title, slide.placeholders[1]
+    title.left, title.top, title.width, title.height = _MARGIN, Inches(1.6), SLIDE_WIDTH - 2 * _MARGIN, Inches(2.2)
+    subtitle.left, subtitle.top, subtitle.width, subtitle.height = (_MARGIN, Inches(4.0), SLIDE_WIDTH - 2 * _MARGIN,
+                                                                    Inches(1.6))
+    title.text = contents.question
     trials = len(contents.studies)
-    slide.placeholders[1].text = (f"{trials} trials, {len(contents.findings)} outcomes · {contents.filters}\n"
+    subtitle.text = (f"{trials} trials, {len(contents.findings)} outcomes · {contents.filters}\n"
                                   f"Dataset version {contents.dataset_version} · {contents.made_on}")
     _footer(slide, contents, link)
 
@@ -115,7 +120,7 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
         shape = slide.shapes.add_table(rows, cols, _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN,
                                        Inches(0.45) * rows)
         grid = shape.table
-        widths = [2.6, 0.8, 1.2, 2.0, 1.6, 1.8, 0.7, 1.633]
+        widths = [2.6, 0.7, 1.4, 2.0, 1.5, 1.7, 0.7, 1.733]  # inches, 12.333 in all
         for j, w in enumerate(widths[:cols]):
             grid.columns[j].width = Inches(w)
         for j, name in enumerate(table.columns):

@@ -27,9 +27,15 @@ th, td {border: 1px solid #d0d0d0; padding: 0.3rem 0.5rem; text-align: left; ver
 th {background: #f2f2f2;}
 .meta {color: #444; font-size: 0.95rem;}
 .certainty {font-weight: 600;}
-figure {margin: 0.8rem 0; overflow-x: auto;} figure svg {max-width: 100%; height: auto;}
+figure {margin: 0.8rem 0; padding-left: 2.5rem; overflow-x: auto;}
+figure svg {max-width: 100%; height: auto; overflow: visible;}
+figure svg text {font-family: "Liberation Sans", Arial, Helvetica, sans-serif;}
 footer {margin-top: 3rem; border-top: 1px solid #ccc; padding-top: 0.6rem; color: #444; font-size: 0.9rem;}
 """
+
+# The charts' text was measured by vl-convert in Liberation Sans (metrics of Arial); a wider fallback font
+# (e.g. DejaVu Sans) would push right-aligned labels past the left edge, hence the font rule above and,
+# where no such font is installed, room to the left of each figure for the overflow.
 
 # vl-convert's SVG starts with an XML declaration, which is not allowed inside an HTML document.
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>\s*")
