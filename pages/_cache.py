@@ -22,8 +22,11 @@ import streamlit as st
 from evidence import FilterSpec, analyse
 from evidence import analysis as analysis_mod
 from evidence import query
+from evidence.core.errors import EvidenceError
 from evidence.core.filters import CATEGORICAL_FIELDS
 from evidence.present import charts, contents
+from evidence.analysis.evidence_map import evidence_map
+from evidence.analysis.summary import summary_of_findings
 from evidence.query import catalogue
 from evidence.store import connection as store
 from evidence.store.build import ensure_database
@@ -136,6 +139,18 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
     return table, eff["study_id"].astype(str).tolist()
 
 
+def _presentation(view):
+    """What Present, the deck and the report show, built on this view's cached Overview, robustness and map."""
+    def shared(kind: str, arg: Any = None):
+        try:
+            return result(kind, view, arg)
+        except EvidenceError:  # gather says why in words
+            return None
+    return contents.gather(view.spec, connection(), method=view.method, hartung_knapp=view.hartung_knapp,
+                           level=view.level, summary=result("summary", view), robustness=shared("robustness"),
+                           evidence_map=shared("evidence_map", contents.MAP_AXES))
+
+
 #: How each result is computed from a view and an optional argument (whitelist of kinds).
 RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "analysis": lambda v, arg: analyse(v.spec, method=v.method, hartung_knapp=v.hartung_knapp, level=v.level),
@@ -149,9 +164,12 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
                                                               base_hartung_knapp=v.hartung_knapp, level=v.level),
     "compare": lambda v, arg: analysis_mod.compare_specs(arg[0], arg[1], v.method, v.hartung_knapp, v.level),
     "exclusions": _exclusions,
-    "presentation": lambda v, arg: contents.gather(v.spec, connection(), method=v.method,
-                                                   hartung_knapp=v.hartung_knapp, level=v.level),
+    "presentation": lambda v, arg: _presentation(v),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
+    "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
+                                                  hartung_knapp=v.hartung_knapp, level=v.level),
+    "evidence_map": lambda v, arg: evidence_map(v.spec, arg[0], arg[1], connection(), method=v.method,
+                                                hartung_knapp=v.hartung_knapp, level=v.level),
 }
 
 
@@ -169,6 +187,11 @@ def result(kind: str, view, arg: Any = None):
     if kind not in RESULTS:
         raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
     return _result(kind, repr(view), view, arg, cache_key())
+
+
+def summary(view):
+    """The summary of findings of the view's filter; keyed without the outcome (it covers every outcome)."""
+    return result("summary", replace(view, spec=replace(view.spec, outcome=None)))
 
 
 def review_findings(outcome: str | None):

@@ -9,11 +9,11 @@ numbers come from :mod:`evidence`.
 """
 
 from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dataset_version,  # noqa: F401
-                     forget_results, labels, ranges, result, review_findings, store_metadata)
+                     forget_results, labels, ranges, result, review_findings, store_metadata, summary)
 from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, download_chart,  # noqa: F401
                       download_table, md_escape, records_to_arrow_bytes, render_error, render_metrics,
                       rounded, show_cautions, show_chart, try_table, view_inputs)
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401
 from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MODERATOR, KEY_SCREEN, KEY_VIEW,  # noqa: F401
-                     KEYS, METHOD_LABELS, View, app_pages, current_view, follow_page_link, mark_entry,
-                     query_params_of)
+                     KEYS, METHOD_LABELS, View, apply_filters, app_pages, current_view, follow_goto,
+                     follow_page_link, mark_entry, open_outcome, query_params_of)

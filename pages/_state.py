@@ -65,7 +65,8 @@ KEY_TARGET_PAGE = "_target_page"  # the page a link's `page=` asked for, followe
 KEY_PAGE = "_page"  # url path of the page this run shows ("" for the default page)
 
 #: Pages a link may name with `page=` (url path -> script), besides their own address.
-LINK_PAGES = {"present": "pages/present.py", "explore": "pages/explore.py", "sensitivity": "pages/sensitivity.py",
+LINK_PAGES = {"present": "pages/present.py", "overview": "pages/overview.py", "explore": "pages/explore.py",
+              "evidence_map": "pages/evidence_map.py", "sensitivity": "pages/sensitivity.py",
               "subgroups": "pages/subgroups.py", "small_study": "pages/small_study.py", "data": "pages/data.py",
               "about": "pages/about.py"}
 
@@ -232,7 +233,9 @@ def write_url(view: View) -> None:
 def app_pages() -> list:
     """The app's pages, registered explicitly (url paths = file names, so old-style links resolve too)."""
     return [
-        st.Page("pages/explore.py", title="Explore", icon=":material/forest:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/summarize:", default=True),
+        st.Page("pages/explore.py", title="Explore", icon=":material/forest:", url_path="explore"),
+        st.Page("pages/evidence_map.py", title="Evidence map", icon=":material/grid_on:", url_path="evidence_map"),
         st.Page("pages/sensitivity.py", title="Sensitivity", icon=":material/tune:", url_path="sensitivity"),
         st.Page("pages/subgroups.py", title="Subgroups & moderators", icon=":material/category:",
                 url_path="subgroups"),
@@ -245,6 +248,28 @@ def app_pages() -> list:
 
 KEY_VIA_ENTRY = "_via_entry"
 
+KEY_GOTO = "_goto_page"
+
+
+def open_outcome(outcome: str, page: str = "pages/explore.py") -> None:
+    """A callback (widgets may change state only before they are drawn): choose ``outcome`` in the sidebar and
+    open ``page`` on this run (see :func:`follow_goto`); the other filters stay as they are."""
+    st.session_state[KEYS["outcome"]] = outcome
+    st.session_state[KEY_GOTO] = page
+
+
+def apply_filters(values: dict[str, Any]) -> None:
+    """A callback: set sidebar filters (``outcome`` to one value, categorical fields to one-value lists)."""
+    for name, value in values.items():
+        st.session_state[KEYS[name]] = value if name == "outcome" else [value]
+
+
+def follow_goto() -> None:
+    """Open the page a callback asked for (st.switch_page cannot run inside a callback)."""
+    page = st.session_state.pop(KEY_GOTO, None)
+    if page:
+        st.switch_page(page)
+
 def mark_entry(page=None) -> None:
     """Called by app.py on every run: the page that follows was chosen by our own navigation."""
     st.session_state[KEY_VIA_ENTRY] = True
@@ -255,7 +280,7 @@ def mark_entry(page=None) -> None:
 def follow_page_link(page) -> None:
     """Open the page a link named with ``page=`` (once, on the session's first run), keeping the view."""
     target = st.session_state.pop(KEY_TARGET_PAGE, None)
-    if target and LINK_PAGES[target] and page.url_path != ("" if target == "explore" else target):
+    if target and page.url_path != ("" if target == "overview" else target):  # the default page's path is ""
         st.session_state[KEY_PAGE] = target
         st.switch_page(LINK_PAGES[target])
 

@@ -34,9 +34,6 @@ _CSS = """
 </style>
 """
 
-#: The summary columns a projector has room for (the deck and the report show every column).
-_SCREEN_COLUMNS = ["Outcome", "Trials", "Participants", "Effect (95% CI)", "Prediction interval", "Certainty"]
-
 view = ui.current_view()
 st.html(_CSS)
 ui.show_url_notices()
@@ -86,7 +83,7 @@ def _show_summary() -> None:
     if not pres.findings:
         st.markdown("No outcome has trials with usable numbers under these filters.")
         return
-    st.table(pc.summary_table(pres, screen.part)[_SCREEN_COLUMNS].set_index("Outcome"))
+    st.table(pc.summary_table(pres, screen.part, pc.SCREEN_COLUMNS).set_index("Outcome"))
 
 
 def _show_finding() -> None:
@@ -114,6 +111,13 @@ def _show_robustness() -> None:
                       ui.view_inputs(view, "present"), downloads=False)
 
 
+def _show_map() -> None:
+    st.title(screen.title)
+    st.markdown(ui.md_escape(pres.map_text))
+    ui.show_chart(lambda: pc.map_chart(pres), f"evidence_map_{screen.outcome}", "present_map",
+                  ui.view_inputs(view, "present"), downloads=False)
+
+
 def _show_methods() -> None:
     st.title(screen.title)
     st.markdown("\n".join([
@@ -126,7 +130,7 @@ def _show_methods() -> None:
 
 
 SHOW = {"question": _show_question, "summary": _show_summary, "finding": _show_finding,
-        "robustness": _show_robustness, "methods": _show_methods}
+        "robustness": _show_robustness, "map": _show_map, "methods": _show_methods}
 
 with st.container(key="present_frame"):
     with st.container(key="present_body"):
@@ -151,5 +155,5 @@ with st.container(key="present_controls", horizontal=True, vertical_alignment="c
     st.download_button("HTML report", icon=":material/download:", key="present_html", on_click="ignore",
                        data=lambda: report.build_report(pres, restoring_link(0)),
                        file_name="peer-support-evidence.html", mime="text/html")
-    st.page_link("pages/explore.py", label="Leave present mode", icon=":material/close:",
+    st.page_link("pages/overview.py", label="Leave present mode", icon=":material/close:",
                  query_params=ui.query_params_of(view))

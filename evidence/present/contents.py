@@ -19,16 +19,20 @@ import pandas as pd
 
 from evidence.analysis import provenance, robustness_grid
 from evidence.analysis.certainty import CERTAINTY_LABEL
+from evidence.analysis.evidence_map import evidence_map as evidence_map_of
 from evidence.analysis.summary import summary_of_findings
 from evidence.core.errors import EvidenceError
-from evidence.core.filters import CATEGORICAL_FIELDS, FilterSpec
+from evidence.core.filters import FilterSpec
 from evidence.core.measures import measure
 from evidence.present import charts
+from evidence.present.charts.evidence_map import evidence_map_chart
+from evidence.present import summary_table as sot
 from evidence.present import wording as words
 
 __all__ = ["Contents", "Screen", "gather", "screens", "question_words", "method_words", "filters_words",
            "finding_chart", "robustness_chart", "effect_text", "certainty_text", "summary_table",
-           "certainty_source", "certainty_reasons", "extra_sentences", "measure_name", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
+           "certainty_source", "certainty_reasons", "extra_sentences", "measure_name", "map_chart", "MAP_AXES", "SCREEN_COLUMNS", "SLIDE_COLUMNS",
+           "REPORT_COLUMNS", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
            "SUMMARY_ROWS_PER_SCREEN"]
 
 #: Rows of the summary-of-findings table on one screen or slide (28 px type on a 16:9 screen).
@@ -48,19 +52,23 @@ class Contents:
     method_text: str
     dataset_version: str
     made_on: str
-    findings: tuple  # FindingRow of evidence.analysis.summary, in the summary's order
+    summary: Any  # evidence.analysis.summary.SummaryOfFindings: the Overview's object
+    findings: tuple  # its rows (FindingRow), in its order
     focus: Any  # the FindingRow of the view's outcome, or None when it has no finding
     robustness: pd.DataFrame | None
     robustness_text: str
+    evidence_map: Any  # evidence.analysis.evidence_map.EvidenceMap of the view's outcome, or None
+    map_text: str
     studies: pd.DataFrame  # one row per included trial, with its citation
     notes: tuple[str, ...]  # what could not be shown, in words
+    labels: dict  # field -> value -> label of the controlled lists
 
 
 @dataclass(frozen=True)
 class Screen:
     """One screen of the Present page (and one slide of the deck): its kind, title and what it shows."""
 
-    kind: str  # question | summary | finding | robustness | methods
+    kind: str  # question | summary | finding | robustness | map | methods
     title: str
     outcome: str | None = None
     part: int = 0  # which block of summary rows
@@ -99,26 +107,15 @@ def method_words(method: str, hartung_knapp: bool, level: float) -> str:
     return f"{method}: {model}; {ci} {level:.0%} confidence intervals"
 
 
-def _num(value: float) -> str:
-    return words.format_number(value) if math.isfinite(value) else "n/a"
-
-
 def effect_text(row) -> str:
-    """Pooled effect and CI as the summary shows them (display scale), e.g. ``"0.37 (0.24 to 0.51)"``."""
-    return f"{_num(row.estimate)} ({_num(row.ci_low)} to {_num(row.ci_high)})"
-
-
-def _pi_text(row) -> str:
-    if not (math.isfinite(row.pi_low) and math.isfinite(row.pi_high)):
-        return "needs k ≥ 3"
-    return f"{_num(row.pi_low)} to {_num(row.pi_high)}"
+    """The effect as the Overview's table shows it, e.g. ``"SMD 0.37 (0.24 to 0.51)"``."""
+    return sot.effect_text(row)
 
 
 def certainty_text(row) -> str:
-    """Certainty level and the domains it was downgraded for, e.g. ``"Low (risk of bias, imprecision)"``."""
-    cert = row.certainty
-    domains = list(dict.fromkeys(d.domain.lower() for d in cert.downgrades))
-    return cert.level[:1].upper() + cert.level[1:] + (f" ({', '.join(domains)})" if domains else "")
+    """The Overview's certainty cell and the domains downgraded, e.g. ``"Low ⊕⊕◯◯ (inconsistency, imprecision)"``."""
+    domains = list(dict.fromkeys(d.domain.lower() for d in row.certainty.downgrades))
+    return sot.certainty_text(row) + (f" ({', '.join(domains)})" if domains else "")
 
 
 def measure_name(row) -> str:
@@ -153,22 +150,21 @@ def citation_line(study) -> str:
     return text + (f" {ident}" if ident and ident not in cite else "")
 
 
-def summary_table(contents: Contents, part: int | None = None) -> pd.DataFrame:
-    """The summary-of-findings table as shown: one row per outcome (all rows, or one screen's block)."""
-    rows = contents.findings
+#: The summary columns of each medium (the Overview's cells, :data:`evidence.present.summary_table.SOF_COLUMNS`).
+SCREEN_COLUMNS = ("Outcome", "Trials", "Participants", "Effect (95% CI)", "Prediction interval", "Certainty (draft)")
+SLIDE_COLUMNS = SCREEN_COLUMNS[:5] + ("I²", "Certainty (draft)", "Per 1,000 people")
+REPORT_COLUMNS = SLIDE_COLUMNS + ("Why this certainty",)
+
+
+def summary_table(contents: Contents, part: int | None = None, columns=REPORT_COLUMNS) -> pd.DataFrame:
+    """The summary-of-findings table as the Overview shows it: one row per outcome (all, or one screen's block)."""
+    frame = sot.display_frame(contents.summary)
     if part is not None:
         size = summary_block_size(contents)
-        rows = rows[part * size:(part + 1) * size]
-    return pd.DataFrame({
-        "Outcome": [r.outcome_label for r in rows],
-        "Trials": [r.k for r in rows],
-        "Participants": [f"{r.participants:,}" for r in rows],
-        "Effect (95% CI)": [effect_text(r) for r in rows],
-        "Measure": [measure(r.effect_measure).label for r in rows],
-        "Prediction interval": [_pi_text(r) for r in rows],
-        "I²": [f"{r.i2:.0f}%" if math.isfinite(r.i2) else "n/a" for r in rows],
-        "Certainty": [certainty_text(r) for r in rows],
-    })
+        frame = frame.iloc[part * size:(part + 1) * size]
+    frame = frame.copy()
+    frame["Participants"] = [f"{n:,}" for n in frame["Participants"]]
+    return frame[list(columns)].reset_index(drop=True)
 
 
 def summary_parts(contents: Contents) -> int:
@@ -214,32 +210,64 @@ def _studies(findings, con, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
     return frame.sort_values(["Study", "Year"], kind="stable").reset_index(drop=True)
 
 
-def _robustness(focus, spec: FilterSpec, con, method: str, hartung_knapp: bool, level: float):
+def _robustness(focus, spec: FilterSpec, con, method: str, hartung_knapp: bool, level: float, grid=None):
     if focus is None or focus.k < 2:
         return None, "The robustness panel needs at least two trials of the outcome."
-    try:
-        grid = robustness_grid(spec, con, base_method=method, base_hartung_knapp=hartung_knapp, level=level)
-    except EvidenceError as exc:
-        return None, f"The robustness panel could not be computed: {exc}"
+    if grid is None:
+        try:
+            grid = robustness_grid(spec, con, base_method=method, base_hartung_knapp=hartung_knapp, level=level)
+        except EvidenceError as exc:
+            return None, f"The robustness panel could not be computed: {exc}"
     pooled = focus.analysis.pooled
     main = words.conclusion_words(pooled.ci_low, pooled.ci_high, focus.analysis.favours.side)
     fitted = grid[grid["k"] > 0]
     return grid, words.robustness_sentence(len(fitted), int(fitted["survives"].sum()), main)
 
 
+#: The evidence map's axes in a presentation (the Evidence map page's default).
+MAP_AXES = ("population", "ps_format")
+
+
+def _evidence_map(focus, spec: FilterSpec, con, method: str, hartung_knapp: bool, level: float, emap,
+                  labels: dict[str, dict[str, str]]):
+    if focus is None:
+        return None, "The evidence map needs an outcome with trials."
+    if emap is None:
+        try:
+            emap = evidence_map_of(spec, *MAP_AXES, con, method=method, hartung_knapp=hartung_knapp, level=level)
+        except EvidenceError as exc:
+            return None, f"The evidence map could not be computed: {exc}"
+    cells = emap.cells[emap.cells["row_value"].notna() & emap.cells["col_value"].notna()]
+    filled = int((cells["n_studies"] > 0).sum())
+    return emap, (f"Trials of {focus.outcome_label} by population and peer-support format: {filled} of "
+                  f"{len(cells)} combinations have at least one trial; the numbers are trials, the colour "
+                  "the pooled effect where two or more were pooled (SMD, above 0 favours peer support).")
+
+
+def map_chart(contents: Contents):
+    """The evidence map of the view's outcome (an Altair chart), labelled with the lists' labels."""
+    return evidence_map_chart(contents.evidence_map, contents.labels, row_title="Population",
+                              col_title="Peer-support format")
+
+
 def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: bool = False,
-           level: float = 0.95, today: _dt.date | None = None) -> Contents:
+           level: float = 0.95, today: _dt.date | None = None, summary=None, robustness=None,
+           evidence_map=None) -> Contents:
     """Collect what a presentation of this view shows, from the results the pages show.
 
     The summary of findings is :func:`evidence.analysis.summary.summary_of_findings` on the view's
     filters (every outcome, the Overview's rows); the robustness panel is :func:`evidence.analysis.robustness_grid` of the
-    view's own outcome.
+    view's own outcome; the evidence map is :func:`evidence.analysis.evidence_map.evidence_map` by
+    population and format. ``summary``, ``robustness`` and ``evidence_map``: the same results already
+    computed for this view (the app passes its cached ones, so every page shares one object).
     """
     labels = provenance.vocab_labels(con)
-    sof = summary_of_findings(spec, con, method=method, hartung_knapp=hartung_knapp, level=level)
+    sof = summary if summary is not None else summary_of_findings(spec, con, method=method,
+                                                                  hartung_knapp=hartung_knapp, level=level)
     findings = sof.rows
     focus = next((r for r in findings if r.outcome == spec.outcome), None)
-    grid, robust_text = _robustness(focus, spec, con, method, hartung_knapp, level)
+    grid, robust_text = _robustness(focus, spec, con, method, hartung_knapp, level, robustness)
+    emap, map_text = _evidence_map(focus, spec, con, method, hartung_knapp, level, evidence_map, labels)
     notes = [f"Not in the summary: {label} ({why})." for label, why in sof.left_out]
     if spec.outcome and focus is None:
         notes.append(f"The view's outcome ({spec.outcome}) has no finding under these filters.")
@@ -248,8 +276,8 @@ def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: b
         question=question_words(spec, labels), filters=filters_words(spec),
         method_text=method_words(method, hartung_knapp, level),
         dataset_version=provenance.dataset_version(con),
-        made_on=(today or _dt.date.today()).isoformat(), findings=findings, focus=focus,
-        robustness=grid, robustness_text=robust_text, studies=_studies(findings, con, labels), notes=tuple(notes))
+        made_on=(today or _dt.date.today()).isoformat(), summary=sof, findings=findings, focus=focus,
+        robustness=grid, robustness_text=robust_text, evidence_map=emap, map_text=map_text, labels=labels, studies=_studies(findings, con, labels), notes=tuple(notes))
 
 
 def screens(contents: Contents) -> tuple[Screen, ...]:
@@ -264,6 +292,9 @@ def screens(contents: Contents) -> tuple[Screen, ...]:
         out.append(Screen("finding", row.outcome_label, outcome=row.outcome))
     if contents.focus is not None:
         out.append(Screen("robustness", f"Does it hold? {contents.focus.outcome_label}",
+                          outcome=contents.focus.outcome))
+    if contents.evidence_map is not None:
+        out.append(Screen("map", f"Where the evidence is: {contents.focus.outcome_label}",
                           outcome=contents.focus.outcome))
     out.append(Screen("methods", "Methods"))
     return tuple(out)

@@ -112,7 +112,7 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
     for part in range(n_parts):
         slide = _slide(prs, "Summary of findings" + (f" ({part + 1} of {n_parts})" if n_parts > 1 else ""),
                        contents, link)
-        table = pc.summary_table(contents, part)
+        table = pc.summary_table(contents, part, pc.SLIDE_COLUMNS)
         if table.empty:
             _text(slide, _MARGIN, _BODY_TOP, Inches(12), Inches(1), ["No outcome has trials under these filters."])
             continue
@@ -120,7 +120,7 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
         shape = slide.shapes.add_table(rows, cols, _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN,
                                        Inches(0.45) * rows)
         grid = shape.table
-        widths = [2.6, 0.7, 1.4, 2.0, 1.5, 1.7, 0.7, 1.733]  # inches, 12.333 in all
+        widths = [2.4, 0.7, 1.2, 2.2, 1.5, 0.6, 1.5, 2.233]  # inches, 12.333 in all
         for j, w in enumerate(widths[:cols]):
             grid.columns[j].width = Inches(w)
         for j, name in enumerate(table.columns):
@@ -159,6 +159,14 @@ def _robustness_slide(prs, contents: pc.Contents, link: str) -> None:
                  SLIDE_WIDTH - 2 * _MARGIN, Inches(4.6))
 
 
+def _map_slide(prs, contents: pc.Contents, link: str) -> None:
+    if contents.evidence_map is None:
+        return
+    slide = _slide(prs, f"Where the evidence is: {contents.focus.outcome_label}", contents, link)
+    _text(slide, _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN, Inches(0.8), [contents.map_text], size=16)
+    _picture(slide, chart_png(pc.map_chart(contents)), _MARGIN, Inches(2.1), SLIDE_WIDTH - 2 * _MARGIN, Inches(4.6))
+
+
 def _methods_slide(prs, contents: pc.Contents, link: str) -> None:
     slide = _slide(prs, "Methods", contents, link)
     _text(slide, _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN, Inches(5.3), [
@@ -193,6 +201,7 @@ def build_deck(contents: pc.Contents, link: str) -> bytes:
     _summary_slides(prs, contents, link)
     _finding_slides(prs, contents, link)
     _robustness_slide(prs, contents, link)
+    _map_slide(prs, contents, link)
     _methods_slide(prs, contents, link)
     _sources_slides(prs, contents, link)
     out = io.BytesIO()

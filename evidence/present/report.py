@@ -75,6 +75,13 @@ def _robustness(contents: pc.Contents) -> str:
     return out
 
 
+def _map(contents: pc.Contents) -> str:
+    if contents.evidence_map is None:
+        return ""
+    return (f"<h2>Where the evidence is: {_e(contents.focus.outcome_label)}</h2><p>{_e(contents.map_text)}</p>"
+            f"<figure>{_svg(pc.map_chart(contents))}</figure>")
+
+
 def _methods(contents: pc.Contents, link: str) -> str:
     items = [f"Estimator: {contents.method_text}.",
              f"Hartung-Knapp adjustment: {'yes' if contents.hartung_knapp else 'no'}.",
@@ -114,6 +121,7 @@ def build_report(contents: pc.Contents, link: str) -> bytes:
         f"<h2>Summary of findings</h2>{summary}",
         *(_finding(row) for row in contents.findings),
         _robustness(contents),
+        _map(contents),
         _methods(contents, link),
         _studies(contents),
         f"<footer>{meta} · Restore this view: {_link(link)}</footer>",

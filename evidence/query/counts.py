@@ -119,3 +119,43 @@ def choice_counts_all(spec: FilterSpec, fields: Iterable[str], con: duckdb.DuckD
         counted = [{v: len(s) for v, s in by_value.items()} for by_value in ids]
     return {field: dict(sorted(by_value.items(), key=lambda vn: (-vn[1], vn[0])))
             for field, by_value in zip(fields, counted)}
+
+
+#: Fields an evidence map may put on an axis.
+MAP_FIELDS: tuple[str, ...] = ("population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
+                               "comparator", "outcome")
+
+
+def trial_counts_by_pair(spec: FilterSpec, row_field: str, col_field: str,
+                         con: duckdb.DuckDBPyConnection | None = None, *,
+                         uploads_dir: str | Path | None = None) -> pd.DataFrame:
+    """Trials with usable numbers in each (row value, column value) cell of an evidence map.
+
+    The two axis fields' own filters are ignored (as in :func:`choice_counts`), every other filter applies.
+    A trial whose characteristic is not reported counts under a missing value (None). A trial with two
+    comparators counts in both cells.
+
+    Returns
+    -------
+    DataFrame
+        ``row_value, col_value, n_studies`` for the non-empty cells.
+    """
+    for field in (row_field, col_field):
+        if field not in MAP_FIELDS:
+            raise InvalidChoice("evidence-map axis", field, MAP_FIELDS)
+    if row_field == col_field:
+        raise InvalidChoice("evidence-map columns (must differ from the rows)", col_field,
+                            tuple(f for f in MAP_FIELDS if f != row_field))
+    where, params = spec.where(skip=(row_field, col_field))
+    sql = (f"SELECT DISTINCT CAST({COLUMNS[row_field]} AS VARCHAR) AS r, CAST({COLUMNS[col_field]} AS VARCHAR) AS c, "
+           "e.study_id FROM effects e JOIN studies s ON s.study_id = e.study_id "
+           "JOIN effect_usability u ON u.effect_id = e.effect_id "
+           f"WHERE {where} AND u.computable_from IS NOT NULL")
+    ids: dict[tuple, set] = {}
+    for _, c in dataset_connections(spec.dataset, con, uploads_dir):
+        for r, col, study_id in _fetchall(c, sql, params):
+            ids.setdefault((r, col), set()).add(study_id)
+    cells = sorted(ids.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+    return pd.DataFrame({"row_value": pd.Series([k[0] for k, _ in cells], dtype=object),
+                         "col_value": pd.Series([k[1] for k, _ in cells], dtype=object),
+                         "n_studies": pd.Series([len(v) for _, v in cells], dtype="int64")})

@@ -9,7 +9,9 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAGES = {
+    "Overview": "pages/overview.py",
     "Explore": "pages/explore.py",
+    "Evidence map": "pages/evidence_map.py",
     "Sensitivity": "pages/sensitivity.py",
     "Subgroups & moderators": "pages/subgroups.py",
     "Small-study effects": "pages/small_study.py",

@@ -64,6 +64,7 @@ def handed_out(monkeypatch):
 
 def test_pages_leave_shared_results_as_they_were_computed(handed_out):
     runs = [
+        ("Overview", {"population": "SMI/psychosis"}),
         ("Explore", {"outcome": "depression", "exclude_studies": "Dennis2009"}),
         ("Explore", {"outcome": "hospitalised"}),
         ("Sensitivity", {"outcome": "depression"}),
@@ -77,7 +78,7 @@ def test_pages_leave_shared_results_as_they_were_computed(handed_out):
         assert not at.exception, (page, at.exception)
     given = list(handed_out)
     assert {name for name, *_ in given} >= {"_result:analysis", "_result:leave_one_out", "_result:exclusions",
-                                            "_result:robustness", "_result:small_study", "_result:subgroups",
+                                            "_result:robustness", "_result:small_study", "_result:subgroups", "_result:summary",
                                             "_all_choice_counts"}
     checked = set()
     for name, original, args, kwargs, shared in given:

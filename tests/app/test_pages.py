@@ -18,6 +18,7 @@ from app_helpers import PAGES, has_metric, metric, run_app
 
 HEADLINE = ("Pooled effect", "95% CI", "Prediction interval", "I²", "τ²", "Studies (k)", "Participants")
 OUTCOME = "depression"
+EXPLORE = PAGES["Explore"]  # the landing page is the Overview; these tests read Explore
 
 
 def _expected(spec: FilterSpec, method: str = "REML", hk: bool = False) -> dict[str, str]:
@@ -111,7 +112,7 @@ def test_every_page_loads_without_exceptions(title, path, perf_lines):
 
 
 def test_explore_shows_the_seven_headline_metrics_equal_to_stats_pool():
-    at = run_app({"outcome": OUTCOME})
+    at = run_app({"outcome": OUTCOME}, page=EXPLORE)
     assert not at.exception
     for label in HEADLINE:
         assert has_metric(at, label), label
@@ -120,8 +121,8 @@ def test_explore_shows_the_seven_headline_metrics_equal_to_stats_pool():
 
 def test_changing_a_filter_changes_metrics_to_stats_pool_on_the_subset():
     field, value = _filter_with(3, 1000)
-    before = run_app({"outcome": OUTCOME})
-    after = run_app({"outcome": OUTCOME, field: value})
+    before = run_app({"outcome": OUTCOME}, page=EXPLORE)
+    after = run_app({"outcome": OUTCOME, field: value}, page=EXPLORE)
     spec = FilterSpec(outcome=OUTCOME, **{field: (value,)})
     expected = _expected(spec)
     _assert_metrics(after, expected)
@@ -130,20 +131,20 @@ def test_changing_a_filter_changes_metrics_to_stats_pool_on_the_subset():
 
 def test_filter_set_through_session_state_is_applied():
     field, value = _filter_with(3, 1000)
-    at = run_app(state={f"flt_{field}": [value], "flt_outcome": OUTCOME, "_url_read": True})
+    at = run_app(state={f"flt_{field}": [value], "flt_outcome": OUTCOME, "_url_read": True}, page=EXPLORE)
     _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME, **{field: (value,)})))
 
 
 @pytest.mark.parametrize("method, hk", [("DL", True), ("FE", False), ("PM", True)])
 def test_estimator_and_hartung_knapp_from_the_url(method, hk):
-    at = run_app({"outcome": OUTCOME, "method": method, "hk": "1" if hk else "0"})
+    at = run_app({"outcome": OUTCOME, "method": method, "hk": "1" if hk else "0"}, page=EXPLORE)
     _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME), method, hk))
     assert at.session_state["opt_method"] == method and at.session_state["opt_hk"] is hk
 
 
 def test_k0_names_the_filter_and_offers_to_widen_it():
     field, value = _empty_filter()
-    at = run_app({"outcome": OUTCOME, field: value})
+    at = run_app({"outcome": OUTCOME, field: value}, page=EXPLORE)
     assert not at.exception
     text = " ".join(w.value for w in at.warning)
     assert "k = 0" in text
@@ -161,7 +162,7 @@ def test_k0_names_the_filter_and_offers_to_widen_it():
 
 def test_k1_shows_the_single_study_without_pooling():
     field, value = _filter_with(1, 1)
-    at = run_app({"outcome": OUTCOME, field: value})
+    at = run_app({"outcome": OUTCOME, field: value}, page=EXPLORE)
     assert not at.exception
     assert metric(at, "Studies (k)") == "1"
     assert not has_metric(at, "Pooled effect") and not has_metric(at, "I²")
@@ -170,7 +171,7 @@ def test_k1_shows_the_single_study_without_pooling():
 
 def test_k_below_5_warns():
     field, value = _filter_with(2, 4)
-    at = run_app({"outcome": OUTCOME, field: value})
+    at = run_app({"outcome": OUTCOME, field: value}, page=EXPLORE)
     assert not at.exception
     assert int(metric(at, "Studies (k)")) < 5
     assert any("unreliable" in w.value for w in at.warning)
@@ -179,7 +180,7 @@ def test_k_below_5_warns():
 def test_url_round_trip_restores_the_exact_view():
     field, value = _filter_with(3, 1000)
     params = {"outcome": OUTCOME, field: value, "method": "DL", "hk": "1", "year": "2000,2020"}
-    at = run_app(params)
+    at = run_app(params, page=EXPLORE)
     assert not at.exception
     written = {k: at.query_params[k] for k in at.query_params}
     flat = {k: (v[0] if isinstance(v, list) else v) for k, v in written.items()}
@@ -187,14 +188,14 @@ def test_url_round_trip_restores_the_exact_view():
         assert flat[key] == value_, (key, flat)
     assert flat["version"] == query.metadata()["dataset_version"]
     # Opening the written link again gives the same numbers.
-    again = run_app(flat)
+    again = run_app(flat, page=EXPLORE)
     assert [(m.label, m.value) for m in again.metric] == [(m.label, m.value) for m in at.metric]
     spec = FilterSpec(outcome=OUTCOME, year=(2000, 2020), **{field: (value,)})
     _assert_metrics(again, _expected(spec, "DL", True))
 
 
 def test_unknown_url_values_are_ignored_with_a_visible_notice():
-    at = run_app({"outcome": OUTCOME, "population": "martians", "method": "BOGUS", "colour": "red"})
+    at = run_app({"outcome": OUTCOME, "population": "martians", "method": "BOGUS", "colour": "red"}, page=EXPLORE)
     assert not at.exception
     notice = " ".join(i.value for i in at.info)
     assert "martians" in notice and "BOGUS" in notice and "colour" in notice
@@ -204,12 +205,12 @@ def test_unknown_url_values_are_ignored_with_a_visible_notice():
 def test_excluding_studies_via_url_recomputes():
     eff = effects(FilterSpec(outcome=OUTCOME))
     drop = tuple(eff["study_id"].iloc[:2])
-    at = run_app({"outcome": OUTCOME, "exclude_studies": ",".join(drop)})
+    at = run_app({"outcome": OUTCOME, "exclude_studies": ",".join(drop)}, page=EXPLORE)
     _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME, exclude_studies=drop)))
 
 
 def test_each_rerun_logs_page_and_server_time(perf_lines):
-    run_app({"outcome": OUTCOME})
+    run_app({"outcome": OUTCOME}, page=EXPLORE)
     assert perf_lines and perf_lines[-1].startswith("page=Explore server_ms=")
     assert float(perf_lines[-1].split("server_ms=")[1]) > 0
 
@@ -241,13 +242,16 @@ def test_every_page_handles_k0(path):
     field, value = _empty_filter()
     at = run_app({"outcome": OUTCOME, field: value}, page=path)
     assert not at.exception, [e.value for e in at.exception]
-    if path not in ("pages/data.py", "pages/about.py"):
+    if path == PAGES["Overview"]:  # every outcome: the filter empties depression, not necessarily the others
+        shown = at.dataframe[0].value["Outcome"].tolist() if at.dataframe else []
+        assert "Depression" not in shown
+    elif path not in ("pages/data.py", "pages/about.py"):
         assert any("k = 0" in w.value for w in at.warning)
 
 
 def test_ratio_metrics_are_on_the_ratio_scale():
     outcome = _outcome_with("logRR", 50)
-    at = run_app({"outcome": outcome})
+    at = run_app({"outcome": outcome}, page=EXPLORE)
     _assert_metrics(at, _expected(FilterSpec(outcome=outcome)))
 
 
@@ -282,7 +286,7 @@ def test_a_vs_b_compares_two_pinned_filter_sets():
 
 def test_hostile_link_values_are_quoted_as_inert_text():
     at = run_app({"outcome": OUTCOME, "comparator": "![x](http://127.0.0.1:9/pwned.png)",
-                  "ps_role": "[official update](https://example.org/pwned)"})
+                  "ps_role": "[official update](https://example.org/pwned)"}, page=EXPLORE)
     notice = " ".join(i.value for i in at.info)
     assert "ignored" in notice
     assert "![x](" not in notice and "](https://" not in notice  # brackets and parentheses are escaped
@@ -308,7 +312,7 @@ def test_data_page_lists_every_trial_coverage_and_review_results():
 def test_explore_shows_what_published_reviews_found_for_the_outcome():
     from evidence.query import catalogue as coverage
 
-    at = run_app({"outcome": OUTCOME})
+    at = run_app({"outcome": OUTCOME}, page=EXPLORE)
     n_reviews = coverage.review_findings(OUTCOME)["Review"].nunique()
     assert n_reviews > 0
     assert any(e.label == f"What {n_reviews} published review(s) found for this outcome" for e in at.expander)

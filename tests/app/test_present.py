@@ -89,7 +89,7 @@ def test_every_screen_renders_with_its_footer(screens, contents):
         assert "Dataset version" in _footer(at), kind
     summary = run_app({"outcome": OUTCOME, "screen": str(kinds["summary"] + 1)}, page="pages/present.py")
     table = summary.table[0].value
-    assert "Depression" in table.index and table.loc["Depression", "Effect (95% CI)"] == _pooled_text(
+    assert "Depression" in table.index and table.loc["Depression", "Effect (95% CI)"] == "SMD " + _pooled_text(
         FilterSpec(outcome=OUTCOME))
 
 

@@ -64,8 +64,8 @@ def test_the_deck_has_its_slides_in_order(view, slides):
     findings = titles[1 + n_summary:1 + n_summary + len(view.findings)]
     assert findings == [r.outcome_label for r in view.findings]
     rest = titles[1 + n_summary + len(view.findings):]
-    assert rest[0] == "Does it hold? Depression" and rest[1] == "Methods"
-    assert all(t.startswith("Sources") for t in rest[2:]) and rest[2:]
+    assert rest[:3] == ["Does it hold? Depression", "Where the evidence is: Depression", "Methods"]
+    assert all(t.startswith("Sources") for t in rest[3:]) and rest[3:]
 
 
 def test_every_slide_has_the_footer(view, slides):
@@ -84,7 +84,7 @@ def test_the_summary_is_a_native_table_with_the_pooled_numbers(view, slides):
     assert [r[0] for r in rows] == [f.outcome_label for f in view.findings]
     by_outcome = {r[0]: r for r in rows}
     for outcome, label in (("depression", "Depression"), ("quality of life", "Quality of life")):
-        assert by_outcome[label][3] == _pooled_text(FilterSpec(outcome=outcome))
+        assert by_outcome[label][3] == "SMD " + _pooled_text(FilterSpec(outcome=outcome))
 
 
 def test_each_outcome_slide_has_its_forest_plot_and_sentence(view, slides):
@@ -98,6 +98,8 @@ def test_each_outcome_slide_has_its_forest_plot_and_sentence(view, slides):
     robust = by_title["Does it hold? Depression"]
     assert view.robustness_text in " ".join(_texts(robust))
     assert sum(sh.shape_type == 13 for sh in robust.shapes) == 1
+    emap = by_title["Where the evidence is: Depression"]
+    assert view.map_text in " ".join(_texts(emap)) and sum(sh.shape_type == 13 for sh in emap.shapes) == 1
 
 
 def test_methods_and_sources_name_everything(view, slides):
@@ -133,7 +135,7 @@ def test_the_report_loads_nothing_and_runs_nothing(view, html):
     links = [v for t, v in parser.refs if t == "a"]
     assert set(links) == {LINK}  # the one link is to the dashboard, for the reader to follow
     assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", html)
-    assert html.count("<svg") == 1 + len(view.findings)  # each forest plot and the robustness panel
+    assert html.count("<svg") == 2 + len(view.findings)  # each forest plot, the robustness panel, the map
 
 
 def test_the_report_has_the_numbers_the_studies_and_the_method(view, html):
@@ -154,7 +156,7 @@ def test_method_and_filters_change_what_the_exports_say():
     assert view.question == "What do randomised trials show about peer support (format: Group)?"
     row = next(r for r in view.findings if r.outcome == "depression")
     expected = _pooled_text(FilterSpec(outcome="depression", ps_format=("group",)), method="DL", hk=True)
-    assert pc.effect_text(row) == expected
+    assert pc.effect_text(row) == "SMD " + expected
     text = report.build_report(view, LINK).decode("utf-8")
     assert expected in text and "format = group" in text
 
