@@ -26,7 +26,8 @@ _CSS = """
 .st-key-present_frame h1 {font-size: 48px; padding: 0 0 0.4rem 0;}
 .st-key-present_frame [data-testid="stTable"] td, .st-key-present_frame [data-testid="stTable"] th
   {font-size: 28px; padding: 0.15rem 0.6rem;}
-.st-key-present_footer {position: absolute; left: 2rem; right: 2rem; bottom: 0.5rem; border-top: 1px solid #d0d0d0;
+.st-key-present_footer {position: absolute; left: 2rem; width: calc(100% - 4rem) !important; bottom: 0.5rem;
+  border-top: 1px solid #d0d0d0;
   padding-top: 0.3rem;}
 .st-key-present_footer p {font-size: 18px; line-height: 1.3; color: #444444;}
 .st-key-present_certainty p {font-size: 30px; font-weight: 600;}
@@ -97,7 +98,7 @@ def _show_finding() -> None:
         st.markdown(ui.md_escape(row.sentence))
         for extra in pc.extra_sentences(row):
             st.markdown(ui.md_escape(extra))
-        st.markdown(f"{ui.md_escape(pc.measure_name(row))}: {ui.md_escape(pc.effect_text(row))}.")
+        st.markdown(f"Effect: {ui.md_escape(pc.effect_text(row))} ({ui.md_escape(pc.measure_name(row))}).")
     with chart_col:
         ui.show_chart(lambda: pc.finding_chart(row), f"forest_{row.outcome}", f"present_forest_{index}",
                       ui.view_inputs(view, "present", row.outcome), downloads=False)
@@ -114,8 +115,8 @@ def _show_robustness() -> None:
 def _show_map() -> None:
     st.title(screen.title)
     st.markdown(ui.md_escape(pres.map_text))
-    ui.show_chart(lambda: pc.map_chart(pres), f"evidence_map_{screen.outcome}", "present_map",
-                  ui.view_inputs(view, "present"), downloads=False)
+    # Its own width (a band per column): Streamlit's "content" width collapses this layered chart.
+    st.altair_chart(pc.map_chart(pres), theme=None, key="present_map", width="stretch")
 
 
 def _show_methods() -> None:

@@ -84,3 +84,27 @@ def test_the_footer_link_restores_the_screen_in_a_fresh_session(present, browser
         assert "DL" in page.locator(".st-key-present_footer").inner_text()
     finally:
         other.close()
+
+
+def test_each_kind_of_screen_fits_the_frame(present):
+    """Question, summary, finding, robustness, map and methods screens: nothing spills out of the 16:9 frame."""
+    from evidence import FilterSpec
+    from evidence.present import contents as pc
+
+    app = present
+    screens = pc.screens(pc.gather(FilterSpec(outcome="depression")))
+    first = {}
+    for i, s in enumerate(screens):
+        first.setdefault(s.kind, i)
+    for kind, i in first.items():
+        app.open("present", {"outcome": "depression", "screen": str(i + 1)})
+        app.assert_healthy()
+        frame = app.page.locator(FRAME).bounding_box()
+        body = app.page.eval_on_selector(
+            ".st-key-present_frame", """f => Math.max(...[...f.querySelectorAll('h1, p, table, canvas, svg')]
+                                          .filter(e => !e.closest('.st-key-present_footer'))
+                                          .map(e => e.getBoundingClientRect().bottom))""")
+        footer_top = app.page.locator(".st-key-present_footer").bounding_box()["y"]
+        assert body <= footer_top + 1, f"{kind}: content ends at {body}, footer starts at {footer_top}"
+        assert footer_top + 10 < frame["y"] + frame["height"], kind
+        app.screenshot(f"present-kind-{kind}")
