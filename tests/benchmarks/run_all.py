@@ -1,4 +1,4 @@
-"""Run every benchmark in turn (``make bench``): stats, then the domain layer, then the pages.
+"""Run every benchmark in turn (``make bench``): stats, then the domain layer, the pages, the meeting exports.
 
 Each benchmark runs in its own Python process (as when run by hand), so one's imports, caches and
 connections cannot colour the next one's figures. Not collected by pytest.
@@ -27,6 +27,7 @@ def main() -> int:
         ("bench_stats.py", ["--no-r"] if args.no_r else []),
         ("bench_evidence.py", []),
         ("bench_pages.py", []),
+        ("bench_present.py", []),
     ]
     failed = []
     for script, extra in runs:
