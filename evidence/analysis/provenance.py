@@ -1,4 +1,5 @@
-"""What an export names besides the numbers: the dataset version, the controlled lists' labels and the citation of each included trial (read through :mod:`evidence.query`)."""
+"""What an export names besides the numbers: the dataset version, the controlled lists' labels and the
+citation of each included trial (read through :mod:`evidence.query`)."""
 
 from __future__ import annotations
 

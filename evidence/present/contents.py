@@ -30,10 +30,10 @@ from evidence.present import summary_table as sot
 from evidence.present import wording as words
 
 __all__ = ["Contents", "Screen", "gather", "screens", "question_words", "method_words", "filters_words",
-           "finding_chart", "robustness_chart", "effect_text", "certainty_text", "summary_table",
-           "certainty_source", "certainty_reasons", "extra_sentences", "measure_name", "map_chart", "MAP_AXES", "SCREEN_COLUMNS", "SLIDE_COLUMNS",
-           "REPORT_COLUMNS", "CERTAINTY_LABEL", "citation_line", "finding_row", "summary_parts",
-           "SUMMARY_ROWS_PER_SCREEN"]
+           "finding_row", "finding_chart", "robustness_chart", "map_chart", "effect_text", "certainty_text",
+           "certainty_reasons", "certainty_source", "extra_sentences", "measure_name", "citation_line",
+           "summary_table", "summary_parts", "SUMMARY_ROWS_PER_SCREEN", "SCREEN_COLUMNS", "SLIDE_COLUMNS",
+           "REPORT_COLUMNS", "MAP_AXES", "CERTAINTY_LABEL"]
 
 #: Rows of the summary-of-findings table on one screen or slide (28 px type on a 16:9 screen).
 SUMMARY_ROWS_PER_SCREEN = 8
@@ -102,7 +102,8 @@ def filters_words(spec: FilterSpec) -> str:
 
 def method_words(method: str, hartung_knapp: bool, level: float) -> str:
     """The estimator, the CI adjustment and the level in words."""
-    model = "fixed (common) effect" if method == "FE" else f"random effects, τ² by {words.METHOD_NAMES.get(method, method)}"
+    name = words.METHOD_NAMES.get(method, method)
+    model = "fixed (common) effect" if method == "FE" else f"random effects, τ² by {name}"
     ci = "Hartung-Knapp adjusted" if hartung_knapp else "standard (Wald)"
     return f"{method}: {model}; {ci} {level:.0%} confidence intervals"
 
@@ -113,7 +114,7 @@ def effect_text(row) -> str:
 
 
 def certainty_text(row) -> str:
-    """The Overview's certainty cell and the domains downgraded, e.g. ``"Low ⊕⊕◯◯ (inconsistency, imprecision)"``."""
+    """The Overview's certainty cell and the domains downgraded, e.g. ``"Low ⊕⊕◯◯ (inconsistency)"``."""
     domains = list(dict.fromkeys(d.domain.lower() for d in row.certainty.downgrades))
     return sot.certainty_text(row) + (f" ({', '.join(domains)})" if domains else "")
 
@@ -199,8 +200,9 @@ def _studies(findings, con, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
         out.append({
             "Study": rec.label, "Year": rec.year, "Country": rec.country,
             "Population": _label(labels, "population", rec.population),
-            "Setting": _label(labels, "setting", rec.setting), "Risk of bias": rec.risk_of_bias if isinstance(rec.risk_of_bias, str)
-            else "not reported", "Outcomes": ", ".join(dict.fromkeys(outcomes[sid])),
+            "Setting": _label(labels, "setting", rec.setting),
+            "Risk of bias": rec.risk_of_bias if isinstance(rec.risk_of_bias, str) else "not reported",
+            "Outcomes": ", ".join(dict.fromkeys(outcomes[sid])),
             "Citation": cite["citation"] if cite is not None else "",
             "DOI or PMID": cite["doi_or_pmid"] if cite is not None else "",
             "study_id": sid,
@@ -256,9 +258,9 @@ def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: b
     """Collect what a presentation of this view shows, from the results the pages show.
 
     The summary of findings is :func:`evidence.analysis.summary.summary_of_findings` on the view's
-    filters (every outcome, the Overview's rows); the robustness panel is :func:`evidence.analysis.robustness_grid` of the
-    view's own outcome; the evidence map is :func:`evidence.analysis.evidence_map.evidence_map` by
-    population and format. ``summary``, ``robustness`` and ``evidence_map``: the same results already
+    filters (every outcome, the Overview's rows); the robustness panel is
+    :func:`evidence.analysis.robustness_grid` of the view's own outcome; the evidence map is
+    :func:`evidence.analysis.evidence_map.evidence_map` by population and format. ``summary``, ``robustness`` and ``evidence_map``: the same results already
     computed for this view (the app passes its cached ones, so every page shares one object).
     """
     labels = provenance.vocab_labels(con)
@@ -277,7 +279,8 @@ def gather(spec: FilterSpec, con=None, *, method: str = "REML", hartung_knapp: b
         method_text=method_words(method, hartung_knapp, level),
         dataset_version=provenance.dataset_version(con),
         made_on=(today or _dt.date.today()).isoformat(), summary=sof, findings=findings, focus=focus,
-        robustness=grid, robustness_text=robust_text, evidence_map=emap, map_text=map_text, labels=labels, studies=_studies(findings, con, labels), notes=tuple(notes))
+        robustness=grid, robustness_text=robust_text, evidence_map=emap, map_text=map_text, labels=labels,
+        studies=_studies(findings, con, labels), notes=tuple(notes))
 
 
 def screens(contents: Contents) -> tuple[Screen, ...]:

@@ -120,7 +120,7 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
         shape = slide.shapes.add_table(rows, cols, _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN,
                                        Inches(0.45) * rows)
         grid = shape.table
-        widths = [2.4, 0.7, 1.2, 2.2, 1.5, 0.6, 1.5, 2.233]  # inches, 12.333 in all
+        widths = [2.2, 0.75, 1.25, 2.2, 1.45, 0.65, 1.5, 2.333]  # inches, 12.333 in all
         for j, w in enumerate(widths[:cols]):
             grid.columns[j].width = Inches(w)
         for j, name in enumerate(table.columns):
@@ -132,7 +132,7 @@ def _summary_slides(prs, contents: pc.Contents, link: str) -> None:
             for j in range(cols):
                 for para in grid.cell(i, j).text_frame.paragraphs:
                     for run in para.runs:
-                        run.font.size = Pt(13)
+                        run.font.size = Pt(12)
                         run.font.bold = i == 0
 
 
@@ -141,8 +141,8 @@ def _finding_slides(prs, contents: pc.Contents, link: str) -> None:
         slide = _slide(prs, row.outcome_label, contents, link)
         box = _text(slide, _MARGIN, _BODY_TOP, Inches(4.4), Inches(5.3),
                     [f"Certainty: {pc.certainty_text(row)}"], size=20, bold=True)
-        _add_lines(box, [row.sentence, *pc.extra_sentences(row), f"{pc.measure_name(row)}: {pc.effect_text(row)}."],
-                   size=16)
+        effect = f"Effect: {pc.effect_text(row)} ({pc.measure_name(row)})."
+        _add_lines(box, [row.sentence, *pc.extra_sentences(row), effect], size=16)
         _add_lines(box, [f"{pc.certainty_reasons(row)} Certainty is an {pc.CERTAINTY_LABEL}."], size=11,
                    colour=_GREY)
         png = chart_png(pc.finding_chart(row))
