@@ -38,6 +38,17 @@ st.caption(
      "(odds ratios converted with Chinn's factor; risk ratios are counted, not coloured). Light cells with – are "
      "gaps. Click a cell to filter by both of its values."))
 
+k_now = ui.choice_counts(view.spec)["outcome"].get(view.spec.outcome, 0)
+m1, m2, _ = st.columns([2, 2, 3])
+if not by_outcome:
+    m1.metric(f"Trials of {outcome_label} (k)", f"{k_now}", help="Trials with usable numbers under every current "
+                                                             "filter, the axis filters included.")
+m2.metric("Gaps", f"{m.n_gaps}", help="Combinations of two known values with no trial.")
+if not by_outcome and k_now == 0:
+    st.warning(f"The current filters leave no trial of {outcome_label} (k = 0). The map sets aside the filters on "
+               "its two axes, so it still shows the neighbouring cells; widen the other filters to see more.",
+               icon=":material/warning:")
+
 EVENT_KEY = "evidence_map_chart"
 
 

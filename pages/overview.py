@@ -30,6 +30,12 @@ st.caption(f"{sof.spec.describe(n_trials)}. One row per outcome, most trials fir
            f"**{grade.CERTAINTY_LABEL}**. SMD: standardised mean difference, positive values favour peer "
            "support; RR/OR: ratios peer support / control. Select a row to open it in Explore with the same filters.")
 
+st.subheader("Key findings")
+pooled_rows = [r for r in sof.rows if r.pooled]
+st.markdown("\n".join(f"- **{ui.md_escape(r.outcome_label)}** ({summary_table.certainty_text(r)}): "
+                       f"{ui.md_escape(r.sentence)}" for r in pooled_rows) or "No outcome has two or more trials.")
+
+st.subheader("Summary of findings")
 key = f"sof_table_{st.session_state.get('_sof_rev', 0)}"
 
 
@@ -41,7 +47,8 @@ def _open_selected() -> None:
 
 
 st.dataframe(
-    table.drop(columns=["outcome", "Why this certainty"]), key=key, hide_index=True, width="stretch",
+    table[["Outcome", "Certainty (draft)", "Trials", "Participants", "Effect (95% CI)", "Prediction interval", "I²",
+           "Per 1,000 people", "Summary"]], key=key, hide_index=True, width="stretch",
     on_select=_open_selected, selection_mode="single-row", row_height=70,
     column_config={
         "Summary": st.column_config.TextColumn("Summary", width="large"),

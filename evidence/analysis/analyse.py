@@ -107,6 +107,44 @@ class Analysis:
         }
 
 
+class _Deferred:
+    """A value made on first read: an analysis' exclusions (most pages never read them, and building the
+    frame was a third of an analysis' time; the Overview analyses every outcome)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+
+class _DeferredField:
+    """Data descriptor for :attr:`Analysis.excluded`: stores what ``__init__`` sets, resolves a
+    :class:`_Deferred` once on first read (the same frame for every later reader)."""
+
+    _slot = "_excluded_value"
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self._slot] = value
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self._slot]
+        if isinstance(value, _Deferred):
+            value = value.make()
+            obj.__dict__[self._slot] = value
+        return value
+
+
+def _resolved_state(self) -> dict:
+    self.excluded  # noqa: B018 - a pickled or copied analysis carries its exclusions, not the function
+    return dict(self.__dict__)
+
+
+Analysis.excluded = _DeferredField()  # after @dataclass, which writes the field through it (frozen init)
+Analysis.__getstate__ = _resolved_state
+
+
 def _pool(yi, vi, *, method: str, hartung_knapp: bool, level: float) -> stats.PooledEstimate:
     return stats.pool(np.asarray(yi, dtype=float), np.asarray(vi, dtype=float), method=method,
                       hartung_knapp=hartung_knapp, level=level)
@@ -146,16 +184,17 @@ def _warnings_for(es_frame: pd.DataFrame, k: int, hartung_knapp: bool, scale_not
                    "the interval is very wide.")
     if scale_note and "Chinn" in scale_note:
         out.append(scale_note)
-    flagged = es_frame["flags"].astype("string").fillna("") != ""
-    if flagged.any():
-        out.append(f"{int(flagged.sum())} of {k} studies carry flags (e.g. derived numbers, "
+    # plain lists: pandas text operations on these few rows cost more than the rest of the warnings
+    flagged = sum(1 for f in es_frame["flags"].tolist() if isinstance(f, str) and f != "")
+    if flagged:
+        out.append(f"{flagged} of {k} studies carry flags (e.g. derived numbers, "
                    "inferred attribution, borderline peer definition); see the flags column.")
-    high = es_frame["risk_of_bias"].astype("string").fillna("") == "high"
-    if high.any():
-        out.append(f"{int(high.sum())} of {k} studies were judged at high risk of bias.")
-    unverified = es_frame["verification"].astype("string").fillna("") != "verified"
-    if unverified.any():
-        out.append(f"{int(unverified.sum())} of {k} studies use numbers not (yet) verified by a second reader.")
+    high = sum(1 for r in es_frame["risk_of_bias"].tolist() if r == "high")
+    if high:
+        out.append(f"{high} of {k} studies were judged at high risk of bias.")
+    unverified = sum(1 for v in es_frame["verification"].tolist() if not (isinstance(v, str) and v == "verified"))
+    if unverified:
+        out.append(f"{unverified} of {k} studies use numbers not (yet) verified by a second reader.")
     if dataset != "shipped":
         imported = es_frame["dataset"] != "shipped"
         if imported.any():
@@ -205,7 +244,7 @@ def analyse(spec: FilterSpec, method: str = "REML", hartung_knapp: bool = False,
     pooled = _pool(es.effects["yi"], es.effects["vi"], method=method, hartung_knapp=hartung_knapp,
                    level=level)
     warn = _warnings_for(es.effects, k, hartung_knapp, es.scale_note, spec.dataset, spec.outcome)
-    return Analysis(spec=spec, effects=es.effects, excluded=es.excluded, pooled=pooled,
+    return Analysis(spec=spec, effects=es.effects, excluded=_Deferred(lambda: es.excluded), pooled=pooled,
                     effect_measure=es.effect_measure, favours=es.favours,
                     description=spec.describe(k), scale_note=es.scale_note, warnings=tuple(warn),
                     method=method, hartung_knapp=hartung_knapp, level=level, notes=es.notes,

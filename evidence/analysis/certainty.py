@@ -117,7 +117,8 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float:
 
 def risk_of_bias(a: Analysis, weights: np.ndarray) -> tuple[Downgrade | None, str | None]:
     """Weight from trials not at low risk; a note counting trials without a judgement."""
-    rob = a.effects["risk_of_bias"].astype("string").fillna("").str.strip().str.lower().to_numpy(str)
+    rob = np.array([v.strip().lower() if isinstance(v, str) else "" for v in a.effects["risk_of_bias"].tolist()],
+                   dtype=object)
     missing = int((rob == "").sum())
     note = None
     if missing == a.k:
@@ -159,8 +160,8 @@ def inconsistency(a: Analysis) -> Downgrade | None:
 
 def indirectness(a: Analysis, weights: np.ndarray) -> Downgrade | None:
     """Weight from trials whose intervention may not be peer support as defined."""
-    flags = a.effects["flags"].astype("string").fillna("").to_numpy(str)
-    mask = np.array([bool(INDIRECT_FLAGS & set(f.split(";"))) for f in flags], dtype=bool)
+    mask = np.array([isinstance(f, str) and bool(INDIRECT_FLAGS & set(f.split(";")))
+                     for f in a.effects["flags"].tolist()], dtype=bool)
     share = _share(weights, mask)
     if share > 0.5:
         n = int(mask.sum())
@@ -183,7 +184,7 @@ def imprecision(a: Analysis, events: float | None = None, events_complete: bool 
     if crosses:
         reasons.append("the confidence interval includes no effect")
     short = False
-    n_known = bool(pd.to_numeric(a.effects["n_total"], errors="coerce").notna().any())
+    n_known = bool(np.isfinite(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan)).any())
     if not n_known and not (a.is_ratio and events is not None):
         what = None  # neither participants nor events reported: the information size cannot be checked
     elif a.is_ratio:
@@ -241,14 +242,15 @@ def certainty_draft(a: Analysis, *, events: float | None = None, events_complete
     return Certainty(level_after(sum(d.levels for d in downgrades)), downgrades, notes)
 
 
-def events_total(arms: pd.DataFrame) -> tuple[float | None, bool]:
-    """Total events (both arms) of the pooled trials from their candidate rows (``events_ps, events_ctl``).
+def events_total(arms) -> tuple[float | None, bool]:
+    """Total events (both arms) of the pooled trials from their candidate rows (``events_ps, events_ctl``:
+    columns of a frame or arrays, row for row).
 
     Returns ``(total or None, complete)``: None when no trial has counts; complete when every trial has.
     """
-    e1 = pd.to_numeric(arms["events_ps"], errors="coerce")
-    e2 = pd.to_numeric(arms["events_ctl"], errors="coerce")
-    both = e1.notna() & e2.notna()
+    e1 = pd.to_numeric(pd.Series(arms["events_ps"]), errors="coerce").to_numpy(float)
+    e2 = pd.to_numeric(pd.Series(arms["events_ctl"]), errors="coerce").to_numpy(float)
+    both = np.isfinite(e1) & np.isfinite(e2)
     if not both.any():
         return None, False
     return float((e1[both] + e2[both]).sum()), bool(both.all())

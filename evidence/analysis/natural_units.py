@@ -88,23 +88,25 @@ def _trial_difference(row, factor: float, level: float) -> tuple[float, float] |
     return yi * factor, vi * factor * factor
 
 
-def natural_difference(a: Analysis, arms: pd.DataFrame, *, lower_is_better: bool) -> NaturalDifference | None:
+def natural_difference(a: Analysis, arms, *, lower_is_better: bool) -> NaturalDifference | None:
     """The pooled MD in the outcome's unit, or None (no unit for the outcome, not SMD, or fewer than one trial).
 
-    ``arms``: the pooled trials' candidate rows (arm means/SDs/Ns and the reported effect), row for row with
-    ``a.effects``.
+    ``arms``: the pooled trials' candidate columns (arm means/SDs/Ns and the reported effect; a frame or
+    column -> array), row for row with ``a.effects``.
     """
     unit = NATURAL_UNITS.get(a.spec.outcome or "")
     if unit is None or a.effect_measure != "SMD" or a.k == 0:
         return None
     cols = ["mean_ps", "sd_ps", "n_ps", "mean_ctl", "sd_ctl", "n_ctl", "reported_effect", "reported_ci_low",
             "reported_ci_high", "reported_sign"]
-    rows = arms.reindex(columns=cols).assign(measure=a.effects["measure"].to_numpy(),
-                                             computed_from=a.effects["computed_from"].to_numpy())
+    columns = {c: list(arms[c]) for c in cols}
+    columns["measure"] = a.effects["measure"].tolist()
+    columns["computed_from"] = a.effects["computed_from"].tolist()
+    records = [dict(zip(columns, values)) for values in zip(*columns.values())]
     y, v = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.StatsWarning)
-        for row in rows.to_dict("records"):
+        for row in records:
             factor = unit.factor(row["measure"])
             got = _trial_difference(row, factor, a.level) if factor is not None else None
             if got is not None:

@@ -1055,7 +1055,10 @@ def _finish_frame(chosen, scale: str, level: float, multi_arm: str) -> pd.DataFr
     for name in EFFECT_COLUMNS:
         if name not in data or (name == "study_id" and sid is c.plain("study_id")):
             # passed through (study ids too when none is missing): the column's own text array, no round trip
-            out[name] = pd.Series(c.raw(name), copy=False).astype("str").array
+            # (a text array already is what astype("str") would return: the same object, without the Series)
+            raw = c.raw(name)
+            out[name] = (raw if isinstance(raw, pd.api.extensions.ExtensionArray) and raw.dtype == "str"
+                         else pd.Series(raw, copy=False).astype("str").array)
         elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates", "effect_measure"):
             out[name] = data[name]
         else:

@@ -140,23 +140,23 @@ def lower_is_better(a: Analysis) -> bool:
     """Whether less of the outcome is good: the event's side for ratios, else most trials' measures."""
     if a.is_ratio and a.favours.event_known:
         return a.favours.side == "left"
-    hib = a.effects["higher_is_better"]
-    known = hib.dropna().astype(bool)
-    return bool(len(known)) and int((~known).sum()) > len(known) / 2
+    known = [bool(v) for v in a.effects["higher_is_better"].tolist() if v is not None and v is not pd.NA and v == v]
+    return bool(known) and known.count(False) > len(known) / 2
 
 
-def _control_risks(a: Analysis, arms: pd.DataFrame) -> np.ndarray:
+def _control_risks(a: Analysis, arms) -> np.ndarray:
     """Control-arm risk of each pooled trial with counts, for the event the analysis counts.
 
-    ``arms``: the candidate rows of ``a.effects``, row for row.
+    ``arms``: column -> array of the candidate rows of ``a.effects``, row for row.
     """
-    e_ctl = pd.to_numeric(arms["events_ctl"], errors="coerce").to_numpy(float)
-    n_ctl = pd.to_numeric(arms["n_ctl"], errors="coerce").to_numpy(float)
+    e_ctl = np.asarray(arms["events_ctl"], dtype=float)
+    n_ctl = np.asarray(arms["n_ctl"], dtype=float)
     ok = np.isfinite(e_ctl) & np.isfinite(n_ctl) & (n_ctl > 0)
     risk = e_ctl[ok] / n_ctl[ok]
     if a.favours.event_known:  # odds ratios of the minority were inverted: so is their risk
         desirable = a.favours.side == "right"
-        row_desirable = arms["higher_is_better"].astype("boolean").fillna(desirable).to_numpy(bool)[ok]
+        row_desirable = np.array([desirable if v is None or v is pd.NA or v != v else bool(v)
+                                  for v in arms["higher_is_better"]], dtype=bool)[ok]
         risk = np.where(row_desirable == desirable, risk, 1.0 - risk)
     return risk
 
@@ -169,7 +169,7 @@ def _apply_ratio(risk: float, log_ratio: float, effect_measure: str) -> float:
     return r * risk / (1.0 - risk + r * risk)
 
 
-def absolute_effect(a: Analysis, arms: pd.DataFrame) -> AbsoluteEffect | None:
+def absolute_effect(a: Analysis, arms) -> AbsoluteEffect | None:
     """Per 1,000 with control and with peer support (95% CI), for ratio analyses with control-arm counts.
 
     ``arms``: the candidate rows of ``a.effects``, row for row (see :func:`arm_rows`).
@@ -189,27 +189,38 @@ def absolute_effect(a: Analysis, arms: pd.DataFrame) -> AbsoluteEffect | None:
 
 
 class _ArmIndex:
-    """The candidate rows of a filter, found by (dataset, effect id) without a merge per outcome."""
+    """The candidate rows of a filter as plain arrays, found by (dataset, effect id) without a merge or a
+    frame ``take`` per outcome (the store's text columns are Arrow-backed, and taking from them per outcome
+    cost more than the analyses)."""
 
     def __init__(self, rows: pd.DataFrame):
-        self.rows = rows.reset_index(drop=True)
-        self.index = {key: i for i, key in enumerate(zip(self.rows["dataset"].astype(str),
-                                                         self.rows["effect_id"].astype(str)))}
+        self.columns = list(rows.columns)
+        self.arrays = {c: (pd.to_numeric(rows[c], errors="coerce").to_numpy(float) if c in _NUMERIC_ARMS
+                           else rows[c].astype(object).to_numpy()) for c in self.columns}
+        keys = zip(self.arrays["dataset"].astype(str), self.arrays["effect_id"].astype(str))
+        self.index = {key: i for i, key in enumerate(keys)}
 
-    def for_effects(self, effects: pd.DataFrame) -> pd.DataFrame:
-        pos = [self.index.get(key, -1) for key in zip(effects["dataset"].astype(str), effects["effect_id"].astype(str))]
-        if min(pos, default=0) < 0:  # a pooled row the candidate read did not return (cannot happen on one read)
+    def for_effects(self, effects: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Column -> array, row for row with ``effects`` (numbers as floats with NaN, the rest as objects)."""
+        keys = zip(effects["dataset"].astype(str).tolist(), effects["effect_id"].astype(str).tolist())
+        pos = np.array([self.index.get(key, -1) for key in keys], dtype=np.intp)
+        if len(pos) and pos.min() < 0:  # a pooled row the candidate read did not return (cannot happen on one read)
             raise LookupError("pooled effect rows missing from the candidate rows")
-        return self.rows.take(pos).reset_index(drop=True)
+        return {c: self.arrays[c][pos] for c in self.columns}
 
 
-def arm_rows(a: Analysis, con=None) -> pd.DataFrame:
-    """The candidate rows (arm counts, means, reported effect) of an analysis' pooled trials, row for row."""
+#: Candidate columns read as numbers.
+_NUMERIC_ARMS = frozenset({"events_ps", "events_ctl", "n_ps", "n_ctl", "mean_ps", "sd_ps", "mean_ctl", "sd_ctl",
+                           "reported_effect", "reported_ci_low", "reported_ci_high"})
+
+
+def arm_rows(a: Analysis, con=None) -> dict[str, np.ndarray]:
+    """The candidate columns (arm counts, means, reported effect) of an analysis' pooled trials, row for row."""
     rows = query.candidate_rows(a.spec, con).reindex(columns=list(ARM_COLUMNS))
     return _ArmIndex(rows).for_effects(a.effects)
 
 
-def _row(a: Analysis, label: str, arms: pd.DataFrame) -> FindingRow:
+def _row(a: Analysis, label: str, arms) -> FindingRow:
     p = a.pooled
     m = measure(a.effect_measure)
     events, complete = events_total(arms) if a.is_ratio else (None, True)
@@ -233,8 +244,8 @@ def _row(a: Analysis, label: str, arms: pd.DataFrame) -> FindingRow:
 
 def participants_known(a: Analysis) -> int | None:
     """Total participants, or None when no pooled trial reports its N."""
-    n = pd.to_numeric(a.effects["n_total"], errors="coerce")
-    return a.participants if n.notna().any() else None
+    n = np.asarray(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan))
+    return a.participants if np.isfinite(n).any() else None
 
 
 def _labels(con) -> dict[str, str]:

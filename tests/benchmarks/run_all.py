@@ -27,6 +27,7 @@ def main() -> int:
         ("bench_stats.py", ["--no-r"] if args.no_r else []),
         ("bench_evidence.py", []),
         ("bench_pages.py", []),
+        ("bench_overview.py", []),
         ("bench_present.py", []),
     ]
     failed = []

@@ -19,6 +19,8 @@ from evidence import query
 from evidence.store import connection
 from stbrowser import parse_interval, parse_number
 
+EXPLORE = "explore"  # the landing page is the Overview; these tests read Explore
+
 #: Sidebar labels of the widgets these tests click (what a user reads on screen).
 POPULATION = "Population"
 ESTIMATOR = "Estimator of τ²"
@@ -77,7 +79,7 @@ def population_choice():
 
 def test_clicking_filters_updates_the_metrics(app, population_choice):
     value, label = population_choice
-    app.open("")
+    app.open(EXPLORE)
     app.assert_healthy()
     spec, method = spec_from_url(app)
     assert_page_shows(app, expected_numbers(spec, method))
@@ -104,7 +106,7 @@ def test_shared_link_restores_the_view(app, population_choice):
     value, label = population_choice
     spec = FilterSpec(outcome="depression", population=(value,))
     link = {**spec.to_query_params(), "method": "DL", "hk": "1"}
-    app.open("", link)
+    app.open(EXPLORE, link)
     app.assert_healthy()
     assert not [a for a in app.alerts() if "ignored" in a.lower()], app.alerts()
     assert_page_shows(app, expected_numbers(spec, "DL", hartung_knapp=True))
@@ -146,7 +148,7 @@ def test_a_chip_below_the_box_just_used_can_be_removed_at_once(app, long_pick_ab
     """Regression: after a pick the population box kept focus and grew a line, so the mousedown on a
     chip's × further down first shrank it (blur), the chip moved up, and the click landed beside it."""
     spec, population_label, paid_label = long_pick_above_a_chip
-    app.open("", spec.to_query_params())
+    app.open(EXPLORE, spec.to_query_params())
     app.assert_healthy()
     assert any(tag.startswith(paid_label) for tag in app.selected(PAID)), app.selected(PAID)
     app.pick(POPULATION, population_label)  # leaves the population box focused, as a user's pick does
@@ -171,7 +173,7 @@ CHECKBOX_X_PX = 37
 
 
 def test_ticking_a_study_in_the_table_excludes_it_and_everything_recomputes(app):
-    app.open("", {"outcome": "depression"})
+    app.open(EXPLORE, {"outcome": "depression"})
     app.assert_healthy()
     spec, method = spec_from_url(app)
     first_row = str(analyse(spec, method=method).effects["study_id"].iloc[0])  # the table lists studies in this order

@@ -20,6 +20,8 @@ import pytest
 
 from evidence import FilterSpec, ingest
 
+EXPLORE = "explore"  # the landing page is the Overview; these tests read Explore
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTICE = "ignored"
 
@@ -53,7 +55,7 @@ def default_view(browser, app_server, screenshot_dir):
     context.add_init_script(PROBE_JS)
     try:
         ui = AppPage(context.new_page(), url, log_path, screenshot_dir)
-        ui.open("")
+        ui.open(EXPLORE)
         ui.assert_healthy()
         return ui.metrics()
     finally:
@@ -135,7 +137,7 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
     dataset = "browser-test-bad-sheet"
     hashes = shipped_csv_hashes()
 
-    app.open("")
+    app.open(EXPLORE)
     pooled_before = app.metric("Pooled effect")
 
     app.open(app.path_of("Data"))
@@ -165,6 +167,6 @@ def test_bad_sheet_upload_shows_row_by_row_report_and_changes_nothing(app):
 
     assert dataset not in ingest.list_datasets(), "a refused sheet was stored"
     assert shipped_csv_hashes() == hashes, "shipped data/*.csv changed"
-    app.open("")
+    app.open(EXPLORE)
     assert app.metric("Pooled effect") == pooled_before
     app.assert_healthy()

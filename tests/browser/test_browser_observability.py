@@ -10,6 +10,8 @@ import time
 
 from stbrowser import PERF_LINE
 
+EXPLORE = "explore"  # the landing page is the Overview; these tests read Explore
+
 
 def perf_lines(app, offset: int) -> list[tuple[str, float]]:
     text = app.log_path.read_bytes()[offset:].decode("utf-8", "replace")
@@ -27,7 +29,7 @@ def wait_for_lines(app, offset: int, n: int, timeout_s: float = 10) -> list[tupl
 
 def test_each_rerun_logs_its_page_and_server_time(app):
     offset = app.log_path.stat().st_size
-    app.open("")
+    app.open(EXPLORE)
     first = wait_for_lines(app, offset, 1)
     assert first, f"no peer_dashboard.perf line after opening the app; log tail:\n{app.log_text()[-2000:]}"
     page, ms = first[-1]
