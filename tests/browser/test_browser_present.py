@@ -108,3 +108,28 @@ def test_each_kind_of_screen_fits_the_frame(present):
         assert body <= footer_top + 1, f"{kind}: content ends at {body}, footer starts at {footer_top}"
         assert footer_top + 10 < frame["y"] + frame["height"], kind
         app.screenshot(f"present-kind-{kind}")
+
+
+def test_the_downloads_are_the_deck_and_report_of_the_view_on_screen(present, tmp_path):
+    import io
+
+    from pptx import Presentation
+
+    app = present
+    app.open("", {"outcome": "depression", "method": "PM", "page": "present", "screen": "7"})
+    shown = app.page.locator(f"{FRAME} [data-testid='stMarkdownContainer']").all_inner_texts()
+    effect = next(t for t in shown if t.startswith("Effect: "))[len("Effect: "):].split(" (SMD")[0]
+    with app.page.expect_download(timeout=120_000) as html_download:
+        app.page.get_by_role("button", name="HTML report").click()
+    html = (tmp_path / "r.html")
+    html_download.value.save_as(html)
+    text = html.read_text(encoding="utf-8")
+    assert effect in text and "PM: random effects" in text and "<script" not in text
+    with app.page.expect_download(timeout=180_000) as pptx_download:
+        app.page.get_by_role("button", name="PowerPoint").click()
+    deck = tmp_path / "d.pptx"
+    pptx_download.value.save_as(deck)
+    slides = list(Presentation(io.BytesIO(deck.read_bytes())).slides)
+    depression = next(s for s in slides if s.shapes.title.text == "Depression")
+    words = " ".join(sh.text_frame.text for sh in depression.shapes if sh.has_text_frame)
+    assert effect in words and "method=PM" in words, words[:300]
