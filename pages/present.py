@@ -32,6 +32,7 @@ _CSS = """
 .st-key-present_footer p {font-size: 18px; line-height: 1.3; color: #444444;}
 .st-key-present_certainty p {font-size: 30px; font-weight: 600;}
 .st-key-present_controls button p {font-size: 20px;}
+.st-key-present_body [data-testid="stColumn"] [data-testid="stVegaLiteChart"] {zoom: 1.1;}
 </style>
 """
 
@@ -90,7 +91,7 @@ def _show_summary() -> None:
 def _show_finding() -> None:
     row = pc.finding_row(pres, screen.outcome)
     st.title(row.outcome_label)
-    text_col, chart_col = st.columns([2, 3], gap="large")
+    text_col, chart_col = st.columns([4, 7], gap="medium")
     with text_col:
         with st.container(key="present_certainty"):
             st.markdown(f"Certainty: {ui.md_escape(pc.certainty_text(row))}",
@@ -98,7 +99,7 @@ def _show_finding() -> None:
         st.markdown(ui.md_escape(row.sentence))
         for extra in pc.extra_sentences(row):
             st.markdown(ui.md_escape(extra))
-        st.markdown(f"Effect: {ui.md_escape(pc.effect_text(row))} ({ui.md_escape(pc.measure_name(row))}).")
+        st.markdown(f"Effect (95% CI): {ui.md_escape(pc.effect_text(row))}.")
     with chart_col:
         ui.show_chart(lambda: pc.finding_chart(row), f"forest_{row.outcome}", f"present_forest_{index}",
                       ui.view_inputs(view, "present", row.outcome), downloads=False)

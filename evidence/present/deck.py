@@ -141,7 +141,7 @@ def _finding_slides(prs, contents: pc.Contents, link: str) -> None:
         slide = _slide(prs, row.outcome_label, contents, link)
         box = _text(slide, _MARGIN, _BODY_TOP, Inches(4.4), Inches(5.3),
                     [f"Certainty: {pc.certainty_text(row)}"], size=20, bold=True)
-        effect = f"Effect: {pc.effect_text(row)} ({pc.measure_name(row)})."
+        effect = f"Effect (95% CI): {pc.effect_text(row)}; {pc.measure_name(row)}."
         _add_lines(box, [row.sentence, *pc.extra_sentences(row), effect], size=16)
         _add_lines(box, [f"{pc.certainty_reasons(row)} Certainty is an {pc.CERTAINTY_LABEL}."], size=11,
                    colour=_GREY)

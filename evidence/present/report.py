@@ -61,7 +61,7 @@ def _finding(row) -> str:
             f'<p class="certainty">Certainty: {_e(pc.certainty_text(row))}</p>'
             f"<p>{_e(row.sentence)}</p>"
             + "".join(f"<p>{_e(x)}</p>" for x in pc.extra_sentences(row))
-            + f"<p>Effect: {_e(pc.effect_text(row))} ({_e(pc.measure_name(row))}).</p>"
+            + f"<p>Effect (95% CI): {_e(pc.effect_text(row))}; {_e(pc.measure_name(row))}.</p>"
             f'<p class="meta">{_e(pc.certainty_reasons(row))} Certainty is an {_e(pc.CERTAINTY_LABEL)}.</p>'
             f"<figure>{_svg(pc.finding_chart(row))}</figure></section>")
 

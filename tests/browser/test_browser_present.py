@@ -118,7 +118,7 @@ def test_the_downloads_are_the_deck_and_report_of_the_view_on_screen(present, tm
     app = present
     app.open("", {"outcome": "depression", "method": "PM", "page": "present", "screen": "7"})
     shown = app.page.locator(f"{FRAME} [data-testid='stMarkdownContainer']").all_inner_texts()
-    effect = next(t for t in shown if t.startswith("Effect: "))[len("Effect: "):].split(" (SMD")[0]
+    effect = next(t for t in shown if t.startswith("Effect (95% CI): "))[len("Effect (95% CI): "):].rstrip(".")
     with app.page.expect_download(timeout=120_000) as html_download:
         app.page.get_by_role("button", name="HTML report").click()
     html = (tmp_path / "r.html")
