@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from evidence.analysis import METHODS
+from evidence.analysis import certainty as grade
+from evidence.analysis import findings_text
 from evidence import query
 from evidence.present import wording as words
 from pages import _shared as ui
@@ -55,6 +57,15 @@ st.markdown(
 st.markdown(words.I2_DEFINITION)
 st.markdown(words.TAU2_DEFINITION)
 st.markdown(words.PI_DEFINITION)
+
+st.header("Certainty drafts on the Overview")
+st.markdown(f"The Overview rates each outcome's evidence in the GRADE style. It is an **{grade.CERTAINTY_LABEL}**: "
+            "the rules below are applied mechanically to the trials' data, and a review team would judge each domain.")
+st.markdown("\n".join(f"- {rule}" for rule in grade.CERTAINTY_RULES))
+st.markdown(f"- {findings_text.VERB_RULE}\n- {findings_text.SIZE_RULE}\n- Absolute effects of binary outcomes: the "
+            "pooled ratio applied to the median control-arm risk of the included trials that report event counts, "
+            "per 1,000 people. HbA1c is also given as a mean difference in % (mmol/mol converted by the IFCC-NGSP "
+            "master equation slope 0.09148).")
 
 st.header("Link parameters")
 st.markdown(

@@ -34,9 +34,11 @@ st.caption(
     ("Each cell: trials with usable numbers " + ("for each outcome" if by_outcome else f"for **{outcome_label}**")
      + " under the current filters (the two axis filters are set aside, so a chosen cell keeps its neighbours; "
      "a trial with two comparators counts in both). Colour: the pooled effect where at least "
-     f"{emap.MIN_K_COLOUR} trials were pooled, as an SMD oriented so that values above 0 favour peer support "
-     "(odds ratios converted with Chinn's factor; risk ratios are counted, not coloured). Light cells with – are "
-     "gaps. Click a cell to filter by both of its values."))
+     f"{emap.MIN_K_COLOUR} trials were pooled, "
+     + ("as an SMD oriented so that values above 0 favour peer support (odds ratios converted with Chinn's factor; "
+        "risk ratios, which have no SMD equivalent, are counted, not coloured)" if m.colour_scale == "SMD" else
+        "as the log risk ratio oriented so that values above 0 favour peer support")
+     + ". Light cells with – are gaps. Click a cell to filter by both of its values."))
 
 k_now = ui.choice_counts(view.spec)["outcome"].get(view.spec.outcome, 0)
 m1, m2, _ = st.columns([2, 2, 3])

@@ -33,7 +33,10 @@ st.caption(f"{sof.spec.describe(n_trials)}. One row per outcome, most trials fir
 st.subheader("Key findings")
 pooled_rows = [r for r in sof.rows if r.pooled]
 st.markdown("\n".join(f"- **{ui.md_escape(r.outcome_label)}** ({summary_table.certainty_text(r)}): "
-                       f"{ui.md_escape(r.sentence)}" for r in pooled_rows) or "No outcome has two or more trials.")
+                       f"{ui.md_escape(r.sentence)}"
+                       + (f" {ui.md_escape(r.absolute.sentence)}" if r.absolute else "")
+                       + (f" {ui.md_escape(r.natural.sentence)}" if r.natural else "")
+                       for r in pooled_rows) or "No outcome has two or more trials.")
 
 st.subheader("Summary of findings")
 key = f"sof_table_{st.session_state.get('_sof_rev', 0)}"

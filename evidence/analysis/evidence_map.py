@@ -5,7 +5,8 @@ Counts come from :func:`evidence.query.trial_counts_by_pair` (the axis fields' o
 chosen cell stays among its neighbours); every value of the controlled lists gets a cell, so gaps stay
 visible. The colour value is the pooled effect oriented so that positive favours peer support: the SMD as
 pooled, and a log odds ratio on the SMD scale by Chinn's factor (√3/π; Chinn 2000) so one scale serves every
-cell. Risk ratios have no SMD equivalent: their cells are counted, not coloured (the tooltip gives the RR).
+cell. Risk ratios have no SMD equivalent: on a map of one risk-ratio outcome the colour is the oriented log risk
+ratio (``colour_scale`` says so); on a map with outcomes as an axis their cells are counted, not coloured.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class EvidenceMap:
     cells: pd.DataFrame
     rows: tuple
     cols: tuple
+    colour_scale: str = "SMD"
 
     @property
     def n_gaps(self) -> int:
@@ -60,26 +62,25 @@ def _values(field: str, observed: pd.Series) -> list:
     return out + ([None] if observed.isna().any() else [])
 
 
-def _cell_effect(spec: FilterSpec, row_field: str, rv, col_field: str, cv, settings: dict) -> tuple[int, float, str]:
+def _cell_effect(spec: FilterSpec, row_field: str, rv, col_field: str, cv, settings: dict
+                 ) -> tuple[int, float, str, str]:
     cell = spec
     for field, value in ((row_field, rv), (col_field, cv)):
         cell = replace(cell, outcome=value) if field == "outcome" else replace(cell, **{field: (value,)})
     if cell.outcome is None or cell.outcome in CATCH_ALL_OUTCOMES:
-        return 0, float("nan"), ""
+        return 0, float("nan"), "", ""
     try:
         a = analyse(cell, **settings)
     except EvidenceError:
-        return 0, float("nan"), ""
+        return 0, float("nan"), "", ""
     if a.k < MIN_K_COLOUR:
-        return a.k, float("nan"), ""
+        return a.k, float("nan"), "", a.effect_measure
     p, m = a.pooled, measure(a.effect_measure)
     name = {"logRR": "RR", "logOR": "OR"}.get(a.effect_measure, "SMD")
     text = (f"{name} {m.to_display(p.estimate):.2f} ({m.to_display(p.ci_low):.2f} to {m.to_display(p.ci_high):.2f}),"
             f" {a.k} trials")
-    if a.effect_measure == "logRR":
-        return a.k, float("nan"), text
     oriented = p.estimate * a.favours.benefit_sign * (_CHINN if a.effect_measure == "logOR" else 1.0)
-    return a.k, float(oriented), text
+    return a.k, float(oriented), text, a.effect_measure
 
 
 def evidence_map(spec: FilterSpec, row_field: str = "population", col_field: str = "ps_format", con=None, *,
@@ -100,12 +101,17 @@ def evidence_map(spec: FilterSpec, row_field: str = "population", col_field: str
     for rv in rows:
         for cv in cols:
             n = int(found.get((rv, cv), 0))
-            k, effect, text = 0, float("nan"), ""
+            k, effect, text, scale = 0, float("nan"), "", ""
             if n >= MIN_K_COLOUR and rv is not None and cv is not None:
-                k, effect, text = _cell_effect(spec, row_field, rv, col_field, cv, settings)
+                k, effect, text, scale = _cell_effect(spec, row_field, rv, col_field, cv, settings)
             outcome = rv if row_field == "outcome" else cv if col_field == "outcome" else spec.outcome
             recs.append({"row_value": rv, "col_value": cv, "n_studies": n, "k": k, "effect": effect,
-                         "effect_text": text, "outcome": outcome})
+                         "effect_text": text, "outcome": outcome, "scale": scale})
     cells = pd.DataFrame.from_records(recs, columns=["row_value", "col_value", "n_studies", "k", "effect",
-                                                     "effect_text", "outcome"])
-    return EvidenceMap(spec, row_field, col_field, cells, tuple(rows), tuple(cols))
+                                                     "effect_text", "outcome", "scale"])
+    scales = set(cells.loc[cells["effect"].notna(), "scale"])
+    colour_scale = "logRR" if scales == {"logRR"} else "SMD"
+    if colour_scale == "SMD":  # risk ratios cannot share the SMD scale: counted, not coloured
+        cells.loc[cells["scale"] == "logRR", "effect"] = float("nan")
+    return EvidenceMap(spec, row_field, col_field, cells.drop(columns=["scale"]), tuple(rows), tuple(cols),
+                       colour_scale)

@@ -91,9 +91,10 @@ def _verb(stem: str, certainty: str) -> str:
 
 
 def _numbers(k: int, participants: int | None, effect_measure: str, estimate: float, ci_low: float, ci_high: float,
-             favours: Favours, level: float) -> str:
+             favours: Favours, level: float, participants_complete: bool = True) -> str:
     people = ("number of people not reported" if participants is None
-              else f"{participants:,} {'person' if participants == 1 else 'people'}")
+              else f"{'' if participants_complete else 'at least '}{participants:,} "
+                   f"{'person' if participants == 1 else 'people'}")
     trials = f"{k} trial{'s' if k != 1 else ''}, {people}"
     m = measure(effect_measure)
     ci = f"{level:.0%} CI {m.to_display(ci_low):.2f} to {m.to_display(ci_high):.2f}"
@@ -109,18 +110,21 @@ def _numbers(k: int, participants: int | None, effect_measure: str, estimate: fl
 
 def finding_sentence(*, outcome_label: str, certainty: str, estimate: float, ci_low: float, ci_high: float,
                      effect_measure: str, favours: Favours, lower_is_better: bool, k: int, participants: int | None,
-                     varied: bool = False, level: float = 0.95, noun: str | None = None) -> str:
+                     varied: bool = False, level: float = 0.95, noun: str | None = None,
+                     participants_complete: bool = True) -> str:
     """One graded sentence with every number from the result, e.g. "Peer support probably reduces
     depression slightly (16 trials, 2,345 people; SMD 0.38 favouring peer support, 95% CI 0.20 to 0.55);
     results varied between trials."
 
     ``estimate``/``ci_*`` are on the analysis scale (log for ratios); ``noun`` names the outcome in the
-    sentence (default: the label in lower case; ratios: the event, see :func:`event_noun`).
+    sentence (default: the label in lower case; ratios: the event, see :func:`outcome_noun`);
+    ``participants_complete``: False when some trials do not report their N (then "at least").
     """
     if certainty not in ("high", "moderate", "low", "very low"):
         raise ValueError(f"certainty {certainty!r} is not a GRADE level")
     what = noun or (outcome_label[:1].lower() + outcome_label[1:])
-    numbers = _numbers(k, participants, effect_measure, estimate, ci_low, ci_high, favours, level)
+    numbers = _numbers(k, participants, effect_measure, estimate, ci_low, ci_high, favours, level,
+                       participants_complete)
     if m_ratio := measure(effect_measure).is_ratio:
         if not favours.event_known:  # the trials do not say whether the event is good: no claim of benefit
             lower_is_better = False

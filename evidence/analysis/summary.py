@@ -26,7 +26,7 @@ from evidence.analysis.findings_text import AbsoluteText, absolute_sentence, fin
 from evidence.store import connection
 
 __all__ = ["AbsoluteEffect", "FindingRow", "SummaryOfFindings", "summary_of_findings", "absolute_effect",
-           "lower_is_better", "arm_rows", "participants_known", "ARM_COLUMNS"]
+           "lower_is_better", "arm_rows", "participants_known", "participants_complete", "ARM_COLUMNS"]
 
 #: Columns of the candidate rows the summary reads besides what the analysis carries.
 ARM_COLUMNS = ("dataset", "effect_id", "events_ps", "events_ctl", "n_ps", "n_ctl", "mean_ps", "sd_ps",
@@ -112,6 +112,7 @@ class SummaryOfFindings:
                 "Outcome": r.outcome_label,
                 "Trials": r.k,
                 "Participants": r.participants,
+                "All trials report N": "yes" if participants_complete(r.analysis) else "no (total is a lower bound)",
                 "Measure": "RR" if r.effect_measure == "logRR" else "OR" if r.effect_measure == "logOR" else "SMD",
                 "Effect": num(r.estimate),
                 "CI low": num(r.ci_low), "CI high": num(r.ci_high),
@@ -126,7 +127,7 @@ class SummaryOfFindings:
                 "Null": m.null,
                 "outcome": r.outcome,
             })
-        cols = ["Outcome", "Trials", "Participants", "Measure", "Effect", "CI low", "CI high", "PI low", "PI high",
+        cols = ["Outcome", "Trials", "Participants", "All trials report N", "Measure", "Effect", "CI low", "CI high", "PI low", "PI high",
                 "I² (%)", "Pooled", "Certainty (draft)", "Downgrades", "Absolute effect", "Mean difference",
                 "Summary", "Null", "outcome"]
         return pd.DataFrame.from_records(recs, columns=cols)
@@ -232,7 +233,7 @@ def _row(a: Analysis, label: str, arms) -> FindingRow:
     sentence = finding_sentence(outcome_label=label, certainty=cert.level, estimate=p.estimate, ci_low=p.ci_low,
                                 ci_high=p.ci_high, effect_measure=a.effect_measure, favours=a.favours,
                                 lower_is_better=lib, k=a.k, participants=participants_known(a), varied=varied,
-                                level=a.level, noun=noun)
+                                level=a.level, noun=noun, participants_complete=participants_complete(a))
     pi = (m.to_display(p.pi_low), m.to_display(p.pi_high)) if a.k >= 3 else (float("nan"), float("nan"))
     return FindingRow(
         outcome=a.spec.outcome or "", outcome_label=label, k=a.k, participants=a.participants,
@@ -240,6 +241,11 @@ def _row(a: Analysis, label: str, arms) -> FindingRow:
         ci_high=m.to_display(p.ci_high), pi_low=float(pi[0]), pi_high=float(pi[1]), i2=i2, certainty=cert,
         sentence=sentence, absolute=absolute_effect(a, arms), analysis=a,
         natural=natural_difference(a, arms, lower_is_better=lib))
+
+
+def participants_complete(a: Analysis) -> bool:
+    """Whether every pooled trial reports its N (else the total is a lower bound)."""
+    return bool(np.isfinite(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan)).all())
 
 
 def participants_known(a: Analysis) -> int | None:

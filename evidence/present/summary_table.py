@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from evidence.analysis.summary import FindingRow, SummaryOfFindings
+from evidence.analysis.summary import FindingRow, SummaryOfFindings, participants_complete
 
 __all__ = ["display_frame", "effect_text", "interval_text", "per_1000_text", "certainty_text", "SOF_COLUMNS"]
 
@@ -56,14 +56,16 @@ def certainty_text(row: FindingRow) -> str:
 
 
 def display_frame(sof: SummaryOfFindings) -> pd.DataFrame:
-    """One row per outcome with the cells of :data:`SOF_COLUMNS` (text, except the counts)."""
+    """One row per outcome with the cells of :data:`SOF_COLUMNS` (text, except the trial count; participants
+    "≥ n" when some trials do not report their N, as Explore shows them)."""
     recs = []
     for r in sof.rows:
         why = r.certainty.explain()
         if r.certainty.notes:
             why += " " + " ".join(r.certainty.notes)
         recs.append({
-            "Outcome": r.outcome_label, "Trials": r.k, "Participants": r.participants,
+            "Outcome": r.outcome_label, "Trials": r.k,
+            "Participants": f"{'' if participants_complete(r.analysis) else '≥ '}{r.participants:,}",
             "Effect (95% CI)": effect_text(r), "Prediction interval": interval_text(r),
             "I²": f"{r.i2:.0f}%" if r.pooled and math.isfinite(r.i2) else "–",
             "Certainty (draft)": certainty_text(r), "Why this certainty": why,

@@ -73,3 +73,26 @@ def test_clicking_an_evidence_map_cell_applies_both_filters(app):
     params = app.query()
     assert params.get("population") == "perinatal depression" and params.get("ps_format") == "group", params
     app.screenshot("evidence-map-after-click")
+
+
+#: Geometry of the Overview table (Glide data grid on a canvas): a 35 px header, rows 70 px high
+#: (row_height=70), the row-selection box drawn at the left edge.
+HEADER_PX, ROW_PX, SELECT_X_PX = 35, 70, 16
+
+
+def test_selecting_a_row_of_the_summary_opens_explore_for_it(app):
+    app.open("", {"population": "perinatal depression"})
+    app.assert_healthy()
+    table = app.page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    app.after(lambda: app.page.mouse.click(box["x"] + SELECT_X_PX, box["y"] + HEADER_PX + ROW_PX / 2))
+    app.page.wait_for_url(re.compile(r"/explore(\?|$)"))
+    app.quiet()
+    app.assert_healthy()
+    params = app.query()
+    assert params.get("outcome") == "depression" and params.get("population") == "perinatal depression", params
+    expected = query.count_studies(FilterSpec(outcome="depression", population=("perinatal depression",)),
+                                   shared_connection())
+    assert int(parse_number(app.metric("Studies (k)"))) <= expected
+    app.screenshot("explore-from-overview-row")

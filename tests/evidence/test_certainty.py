@@ -163,3 +163,25 @@ def test_level_never_goes_below_very_low():
     c = grade.certainty_draft(a)
     assert c.level == "very low" and c.total >= 4
     assert all(d.reason for d in c.downgrades)
+
+
+# -- invariants -----------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=120, deadline=None)
+@given(i2=st.floats(0, 100), ci_low=st.floats(-1, 1), width=st.floats(0.01, 2), pi_extra=st.floats(0, 2),
+       n=st.integers(10, 400), rob_high=st.integers(0, 4), flagged=st.integers(0, 4))
+def test_level_is_high_minus_the_downgrades_and_more_concerns_never_raise_it(i2, ci_low, width, pi_extra, n,
+                                                                            rob_high, flagged):
+    rob = ["high"] * rob_high + ["low"] * (4 - rob_high)
+    flags = ["borderline-peer"] * flagged + [""] * (4 - flagged)
+    a = with_pooled(make(**CLEAN, n=[n] * 4, rob=rob, flags=flags), i2=i2, ci_low=ci_low, ci_high=ci_low + width,
+                    pi_low=ci_low - pi_extra, pi_high=ci_low + width + pi_extra)
+    c = grade.certainty_draft(a)
+    assert c.level == grade.level_after(c.total)
+    assert all(d.levels in (1, 2) and d.reason for d in c.downgrades)
+    worse = with_pooled(make(**CLEAN, n=[n] * 4, rob=["high"] * 4, flags=flags), i2=max(i2, 80.0), ci_low=ci_low,
+                        ci_high=ci_low + width, pi_low=ci_low - pi_extra, pi_high=ci_low + width + pi_extra)
+    assert grade.LEVELS.index(grade.certainty_draft(worse).level) >= grade.LEVELS.index(c.level)

@@ -131,3 +131,10 @@ def test_absolute_sentence_names_the_assumed_risk():
     text = ft.absolute_sentence(ft.AbsoluteText(300, 528, 443, 611, 4, "usual care"))
     assert text.startswith("Per 1,000 people: 300 with usual care, 528 with peer support (95% CI 443 to 611)")
     assert "median control-arm risk of the 4 included trials" in text
+
+
+def test_a_total_missing_some_trials_n_is_a_lower_bound():
+    s = ft.finding_sentence(outcome_label="Depression", certainty="low", estimate=0.5, ci_low=0.3, ci_high=0.7,
+                            effect_measure="SMD", favours=SMD, lower_is_better=True, k=8, participants=1638,
+                            participants_complete=False)
+    assert "(8 trials, at least 1,638 people;" in s

@@ -161,3 +161,15 @@ def test_unknown_axis_is_refused(con):
         query.trial_counts_by_pair(FilterSpec(), "population", "colour", con)
     with pytest.raises(InvalidChoice):
         query.trial_counts_by_pair(FilterSpec(), "population", "population", con)
+
+
+def test_a_risk_ratio_map_is_coloured_by_the_oriented_log_risk_ratio(con):
+    m = emap.evidence_map(FilterSpec(outcome="overdose"), "population", "ps_format", con)
+    assert m.colour_scale == "logRR"
+    coloured = m.cells[m.cells["effect"].notna()]
+    assert len(coloured) >= 1
+    for rv, cv, effect in zip(coloured["row_value"], coloured["col_value"], coloured["effect"]):
+        a = analyse(FilterSpec(outcome="overdose", population=(rv,), ps_format=(cv,)), con=con)
+        assert a.favours.side == "left" and effect == pytest.approx(-a.pooled.estimate)  # RR < 1 favours peer support
+    spec = map_chart.evidence_map_chart(m).to_dict()
+    assert "log risk ratio" in str(spec)

@@ -41,8 +41,8 @@ def map_records(m: EvidenceMap, labels: dict[str, dict[str, str]] | None = None)
         "count_text": [str(int(n)) if n else "–" for n in c["n_studies"]],
         "effect": [None if math.isnan(e) else round(float(e), 3) for e in c["effect"]],
         "state": state,
-        "effect_text": [t or ("no trial" if n == 0 else "fewer than 2 trials pooled, or a risk ratio"
-                              if not t else t) for t, n in zip(c["effect_text"], c["n_studies"])],
+        "effect_text": [t or ("no trial" if n == 0 else "fewer than 2 trials pooled")
+                        for t, n in zip(c["effect_text"], c["n_studies"])],
     })
 
 
@@ -51,7 +51,7 @@ def evidence_map_chart(m: EvidenceMap, labels: dict[str, dict[str, str]] | None 
     """The heat map; ``selected``: a (row value, column value) pair to outline (the cell the filters chose)."""
     data = map_records(m, labels)
     finite = [abs(e) for e in data["effect"] if e is not None]
-    span = max([0.8] + finite)
+    span = max([0.8 if m.colour_scale == "SMD" else 0.5] + finite)
     rows = [_label((labels or {}).get(m.row_field, {}), v) for v in m.rows]
     cols = [_label((labels or {}).get(m.col_field, {}), v) for v in m.cols]
     pick = alt.selection_point(name=SELECTION, fields=["row_value", "col_value"], on="click", clear="dblclick")
@@ -64,7 +64,9 @@ def evidence_map_chart(m: EvidenceMap, labels: dict[str, dict[str, str]] | None 
         color=alt.Color("state:N", scale=alt.Scale(domain=["gap", "counted", "pooled"], range=[_GAP, _COUNTED, _COUNTED]),
                         legend=None), tooltip=tooltip)
     coloured = base.transform_filter("datum.effect != null").mark_rect(stroke="white", strokeWidth=2).encode(
-        color=alt.Color("effect:Q", title=["Pooled effect", "(SMD; > 0 favours", "peer support)"],
+        color=alt.Color("effect:Q", title=(["Pooled effect", "(SMD; > 0 favours", "peer support)"]
+                                           if m.colour_scale == "SMD" else
+                                           ["Pooled effect", "(log risk ratio, oriented:", "> 0 favours peer support)"]),
                         scale=alt.Scale(scheme="purpleorange", domain=[-span, span], domainMid=0, reverse=True)),
         tooltip=tooltip)
     outline_test = ("false" if not selected else
