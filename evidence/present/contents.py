@@ -163,8 +163,6 @@ def summary_table(contents: Contents, part: int | None = None, columns=REPORT_CO
     if part is not None:
         size = summary_block_size(contents)
         frame = frame.iloc[part * size:(part + 1) * size]
-    frame = frame.copy()
-    frame["Participants"] = [f"{n:,}" for n in frame["Participants"]]
     return frame[list(columns)].reset_index(drop=True)
 
 
