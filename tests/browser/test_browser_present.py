@@ -133,3 +133,28 @@ def test_the_downloads_are_the_deck_and_report_of_the_view_on_screen(present, tm
     depression = next(s for s in slides if s.shapes.title.text == "Depression")
     words = " ".join(sh.text_frame.text for sh in depression.shapes if sh.has_text_frame)
     assert effect in words and "method=PM" in words, words[:300]
+
+
+def test_the_report_opens_offline_and_fetches_nothing(browser, tmp_path, screenshot_dir):
+    """The HTML report in chromium with the network off: every chart drawn, no request beyond the file."""
+    from evidence import FilterSpec
+    from evidence.present import contents as pc
+    from evidence.present import report
+
+    view = pc.gather(FilterSpec(outcome="depression"))
+    path = tmp_path / "report.html"
+    path.write_bytes(report.build_report(view, "http://127.0.0.1/present?outcome=depression"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    try:
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        assert [u for u in requests if u != path.as_uri()] == []
+        assert page.locator("figure svg").count() == len(view.findings) + 2
+        first = page.locator("figure svg").first.bounding_box()
+        assert first["width"] > 300 and first["height"] > 200, first
+        page.locator("#finding-depression").scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshot_dir / "present-report-depression.png"))
+    finally:
+        context.close()
