@@ -14,8 +14,9 @@ timer = _shared.PerfTimer()
 st.set_page_config(page_title="Peer-support evidence", page_icon="🤝", layout="wide")
 
 page = st.navigation(_shared.app_pages(), position="top")
-_shared.mark_entry()
+_shared.mark_entry(page)
 _shared.render_sidebar()
+_shared.follow_page_link(page)  # a link's `page=` (e.g. page=present) opens that page on the same view
 try:
     page.run()
 finally:  # also when a page stops early (st.stop) or fails: every rerun logs one line

@@ -22,11 +22,12 @@ import streamlit as st
 from evidence import FilterSpec, analyse
 from evidence import analysis as analysis_mod
 from evidence import query
+from evidence.core.errors import EvidenceError
 from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.present import charts, code_export, contents
 from evidence.analysis.evidence_map import evidence_map
 from evidence.analysis.export_rows import export_rows
 from evidence.analysis.summary import summary_of_findings
-from evidence.present import charts, code_export
 from evidence.query import catalogue
 from evidence.store import connection as store
 from evidence.store import namespaces
@@ -144,6 +145,18 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
     return table, eff["study_id"].astype(str).tolist()
 
 
+def _presentation(view):
+    """What Present, the deck and the report show, built on this view's cached Overview, robustness and map."""
+    def shared(kind: str, arg: Any = None):
+        try:
+            return result(kind, view, arg)
+        except EvidenceError:  # gather says why in words
+            return None
+    return contents.gather(view.spec, connection(), method=view.method, hartung_knapp=view.hartung_knapp,
+                           level=view.level, summary=result("summary", view), robustness=shared("robustness"),
+                           evidence_map=shared("evidence_map", contents.MAP_AXES))
+
+
 #: How each result is computed from a view and an optional argument (whitelist of kinds).
 RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "analysis": lambda v, arg: analyse(v.spec, method=v.method, hartung_knapp=v.hartung_knapp, level=v.level,
@@ -167,6 +180,7 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "bayes": lambda v, arg: analysis_mod.bayes_analysis(result("analysis", v), prior=arg[0], own_scale=arg[1]),
     "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
                                                                         mid=arg[1]),
+    "presentation": lambda v, arg: _presentation(v),
     "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
     "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
                                                   hartung_knapp=v.hartung_knapp, level=v.level,

@@ -219,7 +219,7 @@ def view_inputs(view: View, *extra: Any) -> tuple:
     return (view.spec, view.method, view.hartung_knapp, view.level, cache_key(), view.uploads,
             namespaces.namespace_key(view.uploads), *extra)
 
-def show_chart(build: Callable[[], Any], name: str, key: str, inputs: tuple) -> None:
+def show_chart(build: Callable[[], Any], name: str, key: str, inputs: tuple, *, downloads: bool = True) -> None:
     """Render a chart and its PNG/SVG downloads.
 
     ``build`` makes the Altair chart (or its Vega-Lite dict); ``inputs`` must identify everything the chart depends on
@@ -229,7 +229,8 @@ def show_chart(build: Callable[[], Any], name: str, key: str, inputs: tuple) -> 
     # width="content": the chart keeps the size it was designed at (fonts sized for slides);
     # stretching distorts band scales such as the robustness heatmap.
     st.vega_lite_chart(display, theme=None, key=f"chart_{key}", width="content")
-    download_chart(spec, name, key)
+    if downloads:
+        download_chart(spec, name, key)
 
 def show_cautions(analysis, extra: list[str] | tuple[str, ...] = ()) -> None:
     """Every caution of the analysis in one box (one bullet each), so the plot stays near the top."""

@@ -19,5 +19,6 @@ from ._heavy import heavy_table  # noqa: F401
 from ._owner import expire_old_uploads, own_datasets, own_folder  # noqa: F401
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401
 from ._state import (DEFAULT_OUTCOME, FIELD_LABELS, KEY_EXCLUDED, KEY_MID, KEY_MODERATOR, KEY_PRIOR,  # noqa: F401
-                     KEY_PRIOR_SCALE, KEY_VIEW, KEYS, METHOD_LABELS, View, apply_filters, app_pages, current_view,
-                     follow_goto, make_view, mark_entry, open_outcome)
+                     KEY_PRIOR_SCALE, KEY_SCREEN, KEY_VIEW, KEYS, METHOD_LABELS, View, apply_filters, app_pages,
+                     current_view, follow_goto, follow_page_link, make_view, mark_entry, open_outcome,
+                     view_params)

@@ -16,6 +16,8 @@ from evidence import analysis as analysis_mod
 from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS, collapse_query_params
 from evidence.core.params import short
+from evidence.present import wording as words
+from evidence.store import connection as store
 
 from ._cache import choice_counts, choices, dataset_version, ranges, study_ids
 from ._owner import open_share_link, own_datasets, own_folder
@@ -40,15 +42,7 @@ FIELD_LABELS: dict[str, str] = {
     "exclude_studies": "Studies excluded by hand",
 }
 
-METHOD_LABELS = {
-    "FE": "FE: fixed (common) effect",
-    "DL": "DL: DerSimonian-Laird",
-    "REML": "REML: restricted maximum likelihood",
-    "PM": "PM: Paule-Mandel",
-    "ML": "ML: maximum likelihood",
-    "HE": "HE: Hedges",
-    "SJ": "SJ: Sidik-Jonkman",
-}
+METHOD_LABELS = {m: f"{m}: {name}" for m, name in words.METHOD_NAMES.items()}
 
 #: Session-state key of each sidebar widget (stable across reruns and pages).
 KEYS = {name: f"flt_{name}" for name in FIELD_LABELS if name != "exclude_studies"}
@@ -77,6 +71,18 @@ KEY_PRIOR = "bayes_prior"
 KEY_PRIOR_SCALE = "bayes_prior_scale"
 
 KEY_MID = "bayes_mid"
+
+KEY_SCREEN = "present_screen"  # index of the Present page's screen; in the URL as `screen` there
+
+KEY_TARGET_PAGE = "_target_page"  # the page a link's `page=` asked for, followed once
+
+KEY_PAGE = "_page"  # url path of the page this run shows ("" for the default page)
+
+#: Pages a link may name with `page=` (url path -> script), besides their own address.
+LINK_PAGES = {"present": "pages/present.py", "overview": "pages/overview.py", "explore": "pages/explore.py",
+              "evidence_map": "pages/evidence_map.py", "sensitivity": "pages/sensitivity.py",
+              "subgroups": "pages/subgroups.py", "small_study": "pages/small_study.py", "data": "pages/data.py",
+              "about": "pages/about.py"}
 
 DEFAULT_OUTCOME = "depression"
 
@@ -212,6 +218,18 @@ def read_url_once() -> None:
         else:
             notices.append(f"Ignored moderator {short(moderator)}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
     _read_bayes_params(params, notices)
+    raw_page = params.get("page")
+    if raw_page:
+        if raw_page.lower() in LINK_PAGES:
+            ss[KEY_TARGET_PAGE] = raw_page.lower()
+        else:
+            notices.append(f"Ignored page {short(raw_page)}: not one of {list(LINK_PAGES)}")
+    raw_screen = params.get("screen")
+    if raw_screen:
+        if raw_screen.isdigit() and int(raw_screen) >= 1:
+            ss[KEY_SCREEN] = int(raw_screen) - 1  # links count screens from 1, as the page shows them
+        else:
+            notices.append(f"Ignored screen {short(raw_screen)}: must be a screen number (1, 2, …)")
     ss[KEY_NOTICES] = notices
     _state_from_spec(spec, method, hk)
 
@@ -287,8 +305,9 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 
-def view_params(view: View) -> dict[str, str]:
-    """The URL query parameters that restore ``view`` (and the page's moderator)."""
+def view_params(view: View, *, screen: int | None = None) -> dict[str, str]:
+    """The URL query parameters that restore ``view`` (the page's moderator, the Bayesian choices, and the
+    Present page's ``screen``, counted from 0)."""
     wanted = dict(view.spec.to_query_params())
     if view.method != "REML":
         wanted["method"] = view.method
@@ -299,18 +318,24 @@ def view_params(view: View) -> dict[str, str]:
         wanted["moderator"] = moderator
     wanted.update(bayes_params())
     wanted["version"] = dataset_version()
+    if screen is not None:
+        wanted["screen"] = str(int(screen) + 1)  # counted from 1 in links, as on the page
     return wanted
+
 
 def view_link(view: View) -> str:
     """The link that restores ``view``, as the query string to append to the dashboard's address."""
     return "?" + urlencode(view_params(view))
 
+
 def write_url(view: View) -> None:
     """Mirror the view into the URL query parameters (only when they changed)."""
-    wanted = view_params(view)
+    present = st.session_state.get(KEY_PAGE) == "present"
+    wanted = view_params(view, screen=int(st.session_state.get(KEY_SCREEN) or 0) if present else None)
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if current != wanted:
         st.query_params.from_dict(wanted)
+
 
 def app_pages() -> list:
     """The app's pages, registered explicitly (url paths = file names, so old-style links resolve too)."""
@@ -323,6 +348,7 @@ def app_pages() -> list:
                 url_path="subgroups"),
         st.Page("pages/small_study.py", title="Small-study effects", icon=":material/filter_alt:",
                 url_path="small_study"),
+        st.Page("pages/present.py", title="Present", icon=":material/co_present:", url_path="present"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
     ]
@@ -351,9 +377,19 @@ def follow_goto() -> None:
     if page:
         st.switch_page(page)
 
-def mark_entry() -> None:
+def mark_entry(page=None) -> None:
     """Called by app.py on every run: the page that follows was chosen by our own navigation."""
     st.session_state[KEY_VIA_ENTRY] = True
+    if page is not None:
+        st.session_state[KEY_PAGE] = page.url_path
+
+
+def follow_page_link(page) -> None:
+    """Open the page a link named with ``page=`` (once, on the session's first run), keeping the view."""
+    target = st.session_state.pop(KEY_TARGET_PAGE, None)
+    if target and page.url_path != ("" if target == "overview" else target):  # the default page's path is ""
+        st.session_state[KEY_PAGE] = target
+        st.switch_page(LINK_PAGES[target])
 
 def current_view() -> View:
     """The sidebar's view for this run.

@@ -73,7 +73,7 @@ COLUMNS: dict[str, str] = {
 
 #: Query keys the app uses beside the filter (never reported as unknown).
 RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "level", "page", "moderator", "prior",
-                                                  "prior_scale", "mid"})
+                                                  "prior_scale", "mid", "screen"})
 
 #: Imported dataset names: lower-case letters, digits, ``_`` and ``-``; 1–40 characters.
 DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

@@ -45,8 +45,20 @@ __all__ = [
     "probability_sentence",
     "BAYES_DEFINITION",
     "SMALL_K",
+    "METHOD_NAMES",
     "SMALL_STUDY_MIN_K",
 ]
+
+#: The τ² estimators by code, in words (the sidebar, the About page and the exports name them so).
+METHOD_NAMES = {
+    "FE": "fixed (common) effect",
+    "DL": "DerSimonian-Laird",
+    "REML": "restricted maximum likelihood",
+    "PM": "Paule-Mandel",
+    "ML": "maximum likelihood",
+    "HE": "Hedges",
+    "SJ": "Sidik-Jonkman",
+}
 
 #: Below this many studies, heterogeneity estimates are unreliable (warned about).
 SMALL_K = 5

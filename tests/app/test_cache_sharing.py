@@ -80,14 +80,16 @@ def test_pages_leave_shared_results_as_they_were_computed(handed_out):
         ("Small-study effects", {"outcome": "depression"}),
         ("Data", {}),
         ("About", {}),
+        ("pages/present.py", {"outcome": "depression", "screen": "7"}),
+        ("pages/present.py", {"outcome": "depression", "screen": "40"}),
     ]
     for page, params in runs:
-        at = run_app(params, page=PAGES[page])
+        at = run_app(params, page=PAGES.get(page, page))
         assert not at.exception, (page, at.exception)
     given = list(handed_out)
     assert {name for name, *_ in given} >= {"_result:analysis", "_result:leave_one_out", "_result:exclusions",
                                             "_result:robustness", "_result:small_study", "_result:subgroups", "_result:summary",
-                                            "_all_choice_counts"}
+                                            "_result:presentation", "_all_choice_counts"}
     checked = set()
     for name, original, args, kwargs, shared in given:
         key = (name, repr(args), repr(sorted(kwargs.items())))

@@ -1,5 +1,5 @@
 """Run every benchmark in turn (``make bench``): stats, then the domain layer, the sheet
-check, then the pages.
+check, then the pages, the meeting exports.
 
 Each benchmark runs in its own Python process (as when run by hand), so one's imports, caches and
 connections cannot colour the next one's figures. Not collected by pytest.
@@ -31,6 +31,7 @@ def main() -> int:
         ("bench_pages.py", []),
         ("bench_sensitivity.py", []),
         ("bench_overview.py", []),
+        ("bench_present.py", []),
     ]
     failed = []
     for script, extra in runs:
