@@ -77,10 +77,15 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "i2": _F, "q": _F, "q_p": _F, "comparator": _T, "source_url": _T, "source_location": _T,
         "source_quote": _T, "raw_file": _T, "raw_row": _I, "note": _T,
     },
+    "review_trials": {
+        "membership_id": _T, "review_id": _T, "trial_id": _T, "study_id": _T, "review_label": _T,
+        "analysis": _T, "source_url": _T, "source_location": _T, "source_quote": _T, "raw_file": _T,
+        "raw_row": _I,
+    },
 }
 PRIMARY_KEYS = {
     "studies": "study_id", "sources": "source_id", "effects": "effect_id",
-    "reviews": "review_id", "review_results": "result_id",
+    "reviews": "review_id", "review_results": "result_id", "review_trials": "membership_id",
 }
 REQUIRED = {
     "studies": ("study_id", "peer_deliverer", "in_white2020"),
@@ -88,6 +93,7 @@ REQUIRED = {
     "effects": ("effect_id", "study_id", "source_id", "comparison", "outcome", "derived", "verification"),
     "reviews": ("review_id", "review_type", "raw_file"),
     "review_results": ("result_id", "review_id", "outcome_label", "raw_file", "raw_row"),
+    "review_trials": ("membership_id", "review_id", "trial_id", "raw_file", "raw_row"),
 }
 # (table, column) -> (referenced table, its key)
 FOREIGN_KEYS = {
@@ -95,8 +101,12 @@ FOREIGN_KEYS = {
     ("effects", "study_id"): ("studies", "study_id"),
     ("effects", "source_id"): ("sources", "source_id"),
     ("review_results", "review_id"): ("reviews", "review_id"),
+    ("review_trials", "review_id"): ("reviews", "review_id"),
+    ("review_trials", "study_id"): ("studies", "study_id"),
 }
-LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results")
+LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results", "review_trials")
+#: Tables whose CSV may be absent (an older data folder or an imported sheet): absent means no rows.
+OPTIONAL_TABLES = frozenset({"review_trials"})
 HASHED_FILES_GLOB = "*.csv"
 CHANGELOG = "CHANGELOG.md"
 _VERSION_RE = re.compile(r"^##\s+\[?(\d+\.\d+\.\d+)\]?", re.MULTILINE)
@@ -409,6 +419,9 @@ def validate_data_dir(data_dir: str | Path) -> tuple[list[Problem], dict[str, li
     vocabulary = _validate_vocab(data_dir, problems)
     tables: dict[str, list[dict]] = {}
     for table in LOAD_ORDER:
+        if table in OPTIONAL_TABLES and not (data_dir / f"{table}.csv").exists():
+            tables[table] = []
+            continue
         recs = _validate_table(table, data_dir, vocabulary, problems)
         if recs is not None:
             tables[table] = recs

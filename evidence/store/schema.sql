@@ -182,6 +182,24 @@ CREATE TABLE review_results (
                AND (ci_high IS NULL OR ci_high > 0)))
 );
 
+-- Which trials each review included (data/raw/review_membership*.csv): trial_id is the id the trial goes by;
+-- study_id repeats it when the trial is in our data and is NULL when it is not (listed, never dropped).
+CREATE TABLE review_trials (
+    membership_id   VARCHAR PRIMARY KEY,
+    review_id       VARCHAR NOT NULL REFERENCES reviews(review_id),
+    trial_id        VARCHAR NOT NULL,
+    study_id        VARCHAR REFERENCES studies(study_id),
+    review_label    VARCHAR,
+    analysis        VARCHAR,
+    source_url      VARCHAR,
+    source_location VARCHAR,
+    source_quote    VARCHAR,
+    raw_file        VARCHAR NOT NULL,
+    raw_row         INTEGER NOT NULL CHECK (raw_row >= 1),
+    UNIQUE (review_id, trial_id),
+    CHECK (study_id IS NULL OR study_id = trial_id)
+);
+
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
 -- the rule evidence.effects applies before choosing one row per study. A reported mean difference
 -- needs both arm Ns (it is standardised through the SD its CI implies), and a row or study flagged
