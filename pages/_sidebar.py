@@ -9,10 +9,10 @@ import streamlit as st
 
 from evidence import FilterSpec
 from evidence.analysis import METHODS
-from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.core.filters import CATEGORICAL_FIELDS, review_name
 from evidence.store import connection as store
 
-from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges
+from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges, review_options
 from ._render import md_escape
 from ._state import (FIELD_LABELS, KEY_EXCLUDED, KEY_HK, KEY_LINK_VERSION, KEY_METHOD, KEY_NOTICES, KEY_VIEW,
                      KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state,
@@ -49,6 +49,16 @@ def render_sidebar() -> View:
                      format_func=_fmt_choice("outcome", out_counts, labels("outcome")),
                      help="Effects are pooled for one outcome at a time. The number is how many trials "
                           "with usable numbers each choice would leave, given the other filters.")
+        reviews = review_options()
+        if ss.get(KEYS["review"]) not in reviews:
+            ss[KEYS["review"]] = None
+        st.selectbox(FIELD_LABELS["review"], [None, *reviews], key=KEYS["review"],
+                     format_func=lambda r: "All trials (no restriction)" if r is None else reviews[r],
+                     help="Keep only the trials a published review included (its list as we hold it), to see "
+                          "how its result depends on the choices below. Lists may be incomplete; the Reviews "
+                          "page says which trials of the list are missing and why.")
+        if current.review is not None:
+            st.caption(f"Analysing only the trials included in {md_escape(review_name(current.review))}.")
         for name in CATEGORICAL_FIELDS:
             counts = all_counts[name]
             opts = choices(name)

@@ -14,11 +14,12 @@ from evidence.analysis import METHODS
 from evidence.core.filters import CATEGORICAL_FIELDS
 from evidence.store import connection as store
 
-from ._cache import choice_counts, choices, dataset_version, ranges
+from ._cache import choice_counts, choices, dataset_version, ranges, review_options
 
 #: Sidebar labels, in display order, for every FilterSpec field the sidebar shows.
 FIELD_LABELS: dict[str, str] = {
     "outcome": "Outcome",
+    "review": "Only the trials a review included",
     "population": "Population",
     "setting": "Setting",
     "ps_format": "Peer-support format",
@@ -93,6 +94,7 @@ def _spec_from_state() -> FilterSpec:
     kwargs["dataset"] = ss.get(KEYS["dataset"]) or "shipped"
     kwargs["include_flagged"] = bool(ss.get(KEYS["include_flagged"], True))
     kwargs["exclude_studies"] = tuple(ss.get(KEY_EXCLUDED) or ())
+    kwargs["review"] = ss.get(KEYS["review"]) or None
     return FilterSpec(**kwargs)
 
 def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | None = None) -> None:
@@ -113,6 +115,7 @@ def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | Non
     ss[KEYS["dataset"]] = spec.dataset
     ss[KEYS["include_flagged"]] = spec.include_flagged
     ss[KEY_EXCLUDED] = tuple(spec.exclude_studies)
+    ss[KEYS["review"]] = spec.review
     if method is not None:
         ss[KEY_METHOD] = method
     if hk is not None:
@@ -133,6 +136,7 @@ def read_url_once() -> None:
     ss[KEY_URL_READ] = True
     params = {k: st.query_params.get(k) for k in st.query_params.keys()}
     vocab = {f: choices(f) for f in ("outcome",) + CATEGORICAL_FIELDS}
+    vocab["review"] = list(review_options())
     spec, notices = FilterSpec.from_query_params(params, vocab)
     notices = list(notices)
     method = "REML"
@@ -185,6 +189,8 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEYS["dataset"], "shipped")
     ss.setdefault(KEYS["include_flagged"], True)
     ss.setdefault(KEY_EXCLUDED, ())
+    if ss.get(KEYS["review"]) not in review_options():
+        ss[KEYS["review"]] = None
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 
@@ -212,6 +218,7 @@ def app_pages() -> list:
                 url_path="subgroups"),
         st.Page("pages/small_study.py", title="Small-study effects", icon=":material/filter_alt:",
                 url_path="small_study"),
+        st.Page("pages/reviews.py", title="Reviews", icon=":material/library_books:", url_path="reviews"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
     ]

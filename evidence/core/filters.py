@@ -32,6 +32,8 @@ __all__ = [
     "vocabulary",
     "where_clause",
     "describe",
+    "review_name",
+    "REVIEW_ID_PATTERN",
 ]
 
 #: Fields holding a tuple of allowed values from the controlled lists (vocab.csv field = same name).
@@ -42,7 +44,7 @@ CATEGORICAL_FIELDS: tuple[str, ...] = (
 
 #: Order in which filters are applied when looking for the one that emptied the set.
 FILTER_ORDER: tuple[str, ...] = (
-    "outcome", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
+    "outcome", "review", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
     "org_support", "peer_deliverer", "comparator", "risk_of_bias", "timepoint_months",
     "year", "exclude_studies", "include_flagged",
 )
@@ -64,6 +66,7 @@ COLUMNS: dict[str, str] = {
     "timepoint_months": "e.timepoint_months",
     "year": "s.year",
     "exclude_studies": "s.study_id",
+    "review": "s.study_id",
 }
 
 #: Query keys the app uses beside the filter (never reported as unknown).
@@ -71,6 +74,8 @@ RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "lev
 
 #: Imported dataset names: lower-case letters, digits, ``_`` and ``-``; 1–40 characters.
 DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: Review identifiers (``FirstAuthorYear`` and the like, as in data/reviews.csv).
+REVIEW_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
 #: Study identifiers (``FirstAuthorYear`` plus suffixes).
 STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -145,6 +150,8 @@ class FilterSpec:
         Inclusive range of publication years.
     exclude_studies : tuple of str
         Study ids to leave out (e.g. from leave-one-out exploration).
+    review : str or None
+        Include only the trials this review included (``review_trials``; an include-only filter).
     dataset : str
         ``"shipped"``, the name of an imported dataset, or ``"all"`` (shipped plus every import).
     include_flagged : bool
@@ -163,6 +170,7 @@ class FilterSpec:
     comparator: tuple[str, ...] = ()
     risk_of_bias: tuple[str, ...] = ()
     exclude_studies: tuple[str, ...] = ()
+    review: str | None = None
     timepoint_months: tuple[float, float] | None = None
     year: tuple[int, int] | None = None
     dataset: str = "shipped"
@@ -180,6 +188,10 @@ class FilterSpec:
         elif self.outcome is not None:
             object.__setattr__(self, "outcome", _clean(str(self.outcome)))
         object.__setattr__(self, "dataset", _clean(str(self.dataset)))
+        if not self.review:
+            object.__setattr__(self, "review", None)
+        else:
+            object.__setattr__(self, "review", _clean(str(self.review)))
 
     # -- SQL and words ---------------------------------------------------
     def where(self, *, skip: Iterable[str] = ()) -> tuple[str, list]:
@@ -217,6 +229,8 @@ class FilterSpec:
             values = getattr(self, name)
             if values:
                 out[name] = ",".join(_escape(v) for v in values)
+        if self.review is not None:
+            out["review"] = _escape(self.review)
         if self.timepoint_months is not None:
             out["timepoint_months"] = ",".join(_fmt_number(v) for v in self.timepoint_months)
         if self.year is not None:
@@ -285,6 +299,16 @@ class FilterSpec:
                         notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
                                        "not a study identifier")
                 kwargs[key] = tuple(kept)
+            elif key == "review":
+                valid = allowed.get("review")
+                value = _unescape_all(text)
+                if not value:
+                    continue
+                if len(value) == 1 and REVIEW_ID_PATTERN.match(value[0]) and (valid is None or value[0] in valid):
+                    kwargs["review"] = value[0]
+                else:
+                    notices.append(f"Ignored review {_short(text)}: not a review we hold"
+                                   + (f" (one of {list(valid)})" if valid else ""))
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
                 if rng is None:
@@ -368,6 +392,9 @@ def conditions(spec: FilterSpec) -> list[tuple[str, str, list]]:
         values = getattr(spec, name)
         if values:
             out.append((name, f"{COLUMNS[name]} IN ({', '.join('?' * len(values))})", list(values)))
+    if spec.review is not None:
+        # in_review() is a macro of the store's schema (schema.sql): the membership subquery lives there.
+        out.append(("review", f"in_review(?, {COLUMNS['review']})", [spec.review]))
     if spec.exclude_studies:
         out.append(("exclude_studies", f"{COLUMNS['exclude_studies']} NOT IN "
                                        f"({', '.join('?' * len(spec.exclude_studies))})",
@@ -411,6 +438,12 @@ def _join_values(values: tuple[str, ...]) -> str:
     return "in (" + ", ".join(values) + ")"
 
 
+def review_name(review_id: str) -> str:
+    """A review id in words: ``Chien2019`` -> ``Chien 2019`` (author and year split where the id ends in a year)."""
+    m = re.match(r"^(.*?[A-Za-z])(\d{4}[a-z]?)$", review_id)
+    return f"{m.group(1)} {m.group(2)}" if m else review_id
+
+
 def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> str:
     """A human description of the filter, e.g. "12 trials where outcome = depression and follow-up 0–6 months".
 
@@ -442,4 +475,6 @@ def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> st
     if spec.dataset != "shipped":
         bits.append("all datasets" if spec.dataset == "all" else f"dataset = {spec.dataset}")
     head = f"{n} {unit if n != 1 else unit.rstrip('s')}" if n is not None else unit.capitalize()
+    if spec.review is not None:
+        head += f" included in {review_name(spec.review)}"
     return head + (" where " + " and ".join(bits) if bits else " (no filters)")

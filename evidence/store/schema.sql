@@ -200,6 +200,9 @@ CREATE TABLE review_trials (
     CHECK (study_id IS NULL OR study_id = trial_id)
 );
 
+-- The include-only filter review=<id> (evidence.core.filters): is the study one of the review's trials?
+CREATE MACRO in_review(rid, sid) AS sid IN (SELECT rt.study_id FROM review_trials rt WHERE rt.review_id = rid);
+
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
 -- the rule evidence.effects applies before choosing one row per study. A reported mean difference
 -- needs both arm Ns (it is standardised through the SD its CI implies), and a row or study flagged

@@ -28,6 +28,7 @@ from .diagnostics import cumulative_plot, influence_plot, interval_plot, leave_o
 from .forest_chart import forest, forest_plot, forest_plot_spec, forest_spec, study_columns, study_rows
 from .funnel import FUNNEL_CONTOURS, funnel_plot
 from .moderators import bubble_plot, compare_plot, subgroup_forest
+from .reviews import AMSTAR_COLOURS, overlap_matrix, review_forest
 from evidence.core.measures import RATIO_MEASURES
 
 __all__ = [
@@ -51,5 +52,8 @@ __all__ = [
     "compare_plot",
     "study_columns",
     "FUNNEL_CONTOURS",
+    "AMSTAR_COLOURS",
+    "review_forest",
+    "overlap_matrix",
 ]
 
