@@ -34,6 +34,8 @@ FIELD_LABELS: dict[str, str] = {
     "year": "Publication year",
     "dataset": "Dataset",
     "include_flagged": "Include flagged trials and derived numbers",
+    "scale": "Scale when results mix continuous and binary",
+    "followup": "Follow-up of a trial with several",
     "exclude_studies": "Studies excluded by hand",
 }
 
@@ -49,6 +51,13 @@ METHOD_LABELS = {
 
 #: Session-state key of each sidebar widget (stable across reruns and pages).
 KEYS = {name: f"flt_{name}" for name in FIELD_LABELS if name != "exclude_studies"}
+
+KEY_FOLLOWUP_MONTHS = "flt_followup_months"
+
+#: The scale choices and the follow-up rules in words (values of FilterSpec.scale / the rule widget).
+SCALE_LABELS = {"auto": "Automatic: the scale that keeps the most trials",
+                "SMD": "SMD (binary results converted, Chinn 2000)", "ratio": "Ratio (binary results only)"}
+FOLLOWUP_LABELS = {"longest": "The longest", "shortest": "The shortest", "nearest": "The one nearest a chosen time"}
 
 KEY_METHOD = "opt_method"
 
@@ -95,6 +104,9 @@ def _spec_from_state() -> FilterSpec:
     kwargs["include_flagged"] = bool(ss.get(KEYS["include_flagged"], True))
     kwargs["exclude_studies"] = tuple(ss.get(KEY_EXCLUDED) or ())
     kwargs["review"] = ss.get(KEYS["review"]) or None
+    kwargs["scale"] = ss.get(KEYS["scale"]) or "auto"
+    rule = ss.get(KEYS["followup"]) or "longest"
+    kwargs["followup"] = ss.get(KEY_FOLLOWUP_MONTHS, 6.0) if rule == "nearest" else rule
     return FilterSpec(**kwargs)
 
 def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | None = None) -> None:
@@ -115,7 +127,12 @@ def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | Non
     ss[KEYS["dataset"]] = spec.dataset
     ss[KEYS["include_flagged"]] = spec.include_flagged
     ss[KEY_EXCLUDED] = tuple(spec.exclude_studies)
-    ss[KEYS["review"]] = spec.review
+    ss[KEYS["review"]] = spec.review or ""
+    ss[KEYS["scale"]] = spec.scale
+    if spec.followup in FOLLOWUP_LABELS:
+        ss[KEYS["followup"]] = spec.followup
+    else:
+        ss[KEYS["followup"]], ss[KEY_FOLLOWUP_MONTHS] = "nearest", float(spec.followup)
     if method is not None:
         ss[KEY_METHOD] = method
     if hk is not None:
@@ -190,7 +207,12 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEYS["include_flagged"], True)
     ss.setdefault(KEY_EXCLUDED, ())
     if ss.get(KEYS["review"]) not in review_options():
-        ss[KEYS["review"]] = None
+        ss[KEYS["review"]] = ""
+    if ss.get(KEYS["scale"]) not in SCALE_LABELS:
+        ss[KEYS["scale"]] = "auto"
+    if ss.get(KEYS["followup"]) not in FOLLOWUP_LABELS:
+        ss[KEYS["followup"]] = "longest"
+    ss.setdefault(KEY_FOLLOWUP_MONTHS, 6.0)
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 

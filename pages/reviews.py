@@ -21,6 +21,10 @@ reproduce_tab, reviews_tab, results_tab, forest_tab, overlap_tab = st.tabs(
     ["Reproduce a result", "Reviews", "Pooled results", "Forest plot", "Overlap of trial lists"])
 
 
+def _known(value) -> bool:
+    return value is not None and value == value  # not None, not NaN
+
+
 def _result_label(rid: str) -> str:
     r = results[results["result_id"] == rid].iloc[0]
     ci = (f" [{r['CI low']:g}, {r['CI high']:g}]" if r["CI low"] == r["CI low"] and r["CI high"] == r["CI high"]
@@ -58,15 +62,18 @@ with reproduce_tab:
         pub = rep.result
         counts = rep.group_counts()
         n_listed = len(rep.trials)
-        st.markdown(f"**{_result_label(rid)}**: {pub['k_studies'] if pub['k_studies'] == pub['k_studies'] else 'k not stated'}"
+        st.markdown(f"**{_result_label(rid)}**: {pub['k_studies'] if _known(pub['k_studies']) else 'k not stated'}"
                     f" trial(s) in the published analysis; we hold a list of {n_listed} of the review's "
-                    f"{pub['n_primary_studies'] if pub['n_primary_studies'] == pub['n_primary_studies'] else '?'} "
+                    f"{pub['n_primary_studies'] if _known(pub['n_primary_studies']) else '?'} "
                     f"included trials. Pooled here: **{counts['pooled here']}**, in our data but not poolable: "
                     f"**{counts['in our data, not poolable']}**, not in our data: **{counts['not in our data']}**.")
         left, mid, right = st.columns(3)
-        ci = (f"{pub['ci_low']:g} to {pub['ci_high']:g}" if pub["ci_low"] == pub["ci_low"] else "no CI reported")
+        ci = (f"{pub['ci_low']:g} to {pub['ci_high']:g}" if _known(pub["ci_low"]) and _known(pub["ci_high"]) else "no CI reported")
         left.metric(f"Published ({pub['effect_type']})", f"{pub['estimate']:g}", help=pub.get("source_quote") or None)
-        left.caption(f"95% CI {ci}; I² {pub['i2']:g}%" if pub["i2"] == pub["i2"] else f"95% CI {ci}; I² not reported")
+        k_pub = f"k = {pub['k_studies']:g}" if _known(pub["k_studies"]) else "k not stated"
+        n_pub = f"N = {pub['n_participants']:,.0f}" if _known(pub["n_participants"]) else "N not stated"
+        i2_pub = f"I² {pub['i2']:g}%" if _known(pub["i2"]) else "I² not reported"
+        left.caption(f"95% CI {ci}; {k_pub}, {n_pub}; {i2_pub}")
         if rep.ours is not None:
             est, lo, hi = rep.ours
             a = rep.analysis
@@ -74,7 +81,8 @@ with reproduce_tab:
                        help=f"{a.description}. {rep.orientation}.")
             mid.caption(f"95% CI {words.format_number(lo)} to {words.format_number(hi)}; k = {a.k}, "
                         f"N = {a.participants:,}" + (f"; I² {a.pooled.i2:.0f}%" if a.k > 1 else ""))
-            right.metric("Difference", rep.difference.split("=")[-1].split("(")[0].strip(), help=rep.difference)
+            right.metric(rep.difference.split("=")[0].strip().capitalize(),
+                         rep.difference.split("=")[-1].split("(")[0].strip(), help=rep.difference)
             right.caption(rep.difference)
             st.caption(f"Orientation: ours is shown on the review's sign: {rep.orientation}.")
         else:
@@ -84,6 +92,8 @@ with reproduce_tab:
                 st.caption(f"Ours on {rep.analysis.effect_measure}: {rep.analysis.pooled.describe()}.")
         for group in rv.TRIAL_GROUPS:
             part = rep.trials[rep.trials["group"] == group].drop(columns=["group"])
+            part = part.assign(**{"our effect": [words.format_number(v) if v == v and v is not None else ""
+                                                 for v in part["our effect"]]})
             st.subheader(f"{group.capitalize()}: {len(part)}")
             if len(part):
                 st.dataframe(part, hide_index=True, width="stretch")

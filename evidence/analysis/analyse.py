@@ -17,7 +17,7 @@ import pandas as pd
 import stats
 
 from evidence import query
-from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, effect_set
+from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, effect_set, followup_rule_words
 from evidence.core.errors import InvalidChoice, NoMatchingStudies
 from evidence.core.filters import FilterSpec
 from evidence.core.measures import Favours, measure
@@ -60,6 +60,11 @@ class Analysis:
     selection_rule, orientation_rule : str
         The stated rules, for display.
     """
+
+    @property
+    def followup_rule(self) -> str:
+        """The follow-up rule applied (``spec.followup``), in words."""
+        return followup_rule_words(self.spec.followup)
 
     spec: FilterSpec
     effects: pd.DataFrame

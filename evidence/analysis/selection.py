@@ -58,12 +58,12 @@ from evidence import query
 from evidence.store import connection
 from evidence.core.errors import InvalidChoice, OutcomeRequired
 from evidence.core.measures import Favours
-from evidence.core.filters import FilterSpec, vocabulary
+from evidence.core.filters import FilterSpec, followup_target, vocabulary
 
 __all__ = [
     "effects", "effect_set", "EffectSet", "classify_rows",
     "computed_vs_reported", "DEFAULT_TARGET_MONTHS", "COMPARATOR_PREFERENCE",
-    "SELECTION_RULE", "ORIENTATION_RULE", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
+    "SELECTION_RULE", "ORIENTATION_RULE", "followup_rule_words", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
 ]
 
 #: Follow-up targeted when no window is chosen (months from randomisation); a stated default.
@@ -82,12 +82,13 @@ ENGINES = ("auto", "fresh")
 SELECTION_RULE = (
     "One row per trial: (1) the comparison against the least active control "
     "(usual care, waitlist, attention control, other, active, group CBT); (2) a result on the "
-    "analysis scale before one converted from a binary result; (3) the follow-up nearest the "
-    "target (the centre of the chosen follow-up window, else 6 months; the longer one on a tie; "
-    "unknown follow-up last); (4) the measure used by most trials for this outcome; (5) arm-level "
-    "data before a reported effect; (6) the primary paper before a review or database; (7) the "
-    "shipped dataset before an imported one; (8) a verified row before an unverified one; "
-    "(9) the lowest effect id."
+    "analysis scale before one converted from a binary result; (3) the follow-up the chosen rule "
+    "names: the longest (default), the shortest, or the one nearest a chosen number of months (the "
+    "longer on a tie); a follow-up whose months are not recorded comes after those that are, ranked "
+    "by the source's own words (short, medium, long term); (4) the measure used by most trials for "
+    "this outcome; (5) arm-level data before a reported effect; (6) the primary paper before a review "
+    "or database; (7) the shipped dataset before an imported one; (8) a verified row before an "
+    "unverified one; (9) the row listed first in its source (the lowest effect id: source file, then row)."
 )
 ORIENTATION_RULE = (
     "SMDs are oriented so that positive values favour peer support (signs reversed for "
@@ -142,6 +143,7 @@ REASONS = {
     "rr_on_or": "reported risk ratio cannot be pooled with odds ratios",
     "direction_minority": "the event points the other way from the other rows and a risk ratio cannot be inverted",
     "not_selected": "not selected: another row of this trial was used (see its selection reason)",
+    "continuous_on_ratio": "continuous result cannot be pooled on a ratio scale (choose the SMD scale to keep it)",
 }
 #: Routes usable on each scale.
 SCALE_ROUTES = {
@@ -150,7 +152,8 @@ SCALE_ROUTES = {
     "logOR": ("arm_binary", "reported_or"),
 }
 _OFF_SCALE = {("SMD", "reported_rr"): "rr_on_smd", ("logRR", "reported_or"): "or_on_rr",
-              ("logRR", "arm_continuous"): "no_numbers", ("logRR", "reported_smd"): "no_numbers",
+              ("logRR", "arm_continuous"): "continuous_on_ratio", ("logRR", "reported_smd"): "continuous_on_ratio",
+              ("logOR", "arm_continuous"): "continuous_on_ratio", ("logOR", "reported_smd"): "continuous_on_ratio",
               ("logOR", "reported_rr"): "rr_on_or", ("logRR", "reported_md"): "md_on_ratio",
               ("logOR", "reported_md"): "md_on_ratio"}
 _EXCLUDED_COLUMNS = ["study_id", "effect_id", "reason", "kind"]
@@ -464,6 +467,45 @@ def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_SCALE_WORDS = {"SMD": "the SMD scale", "logRR": "the risk-ratio scale", "logOR": "the odds-ratio scale"}
+
+
+def _choose_scale(c: "_Cols", s: dict, choice: str) -> tuple[str, str, list[str]]:
+    """The analysis scale for a choice (``auto``, ``SMD``, ``ratio``), the sentence that states it, and the
+    trials with usable numbers only on the other scale (left out for their scale).
+
+    ``auto`` takes the scale that keeps the most trials; on a tie, the one needing no conversion (the ratio
+    when every usable row is binary, else SMD). The choice is always said, never made silently.
+    """
+    ratio = _scale_from_summary({**s, "n_continuous": 0}) if s["n_usable"] else "logRR"
+    route, sid = c.obj("route"), c.obj("study_id")
+    has = ~pd.isna(route)
+    on_ratio = has & _isin(route, SCALE_ROUTES[ratio])
+    keep = _majority(s, ratio) if ratio == "logRR" else None
+    if keep is not None:  # risk ratios of an event pointing the other way are left out (see effect_set)
+        on_ratio &= (c.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
+    smd = {x for x in sid[has & _isin(route, SCALE_ROUTES["SMD"])] if x is not None}
+    rat = {x for x in sid[on_ratio] if x is not None}
+    if choice == "SMD":
+        scale = "SMD"
+    elif choice == "ratio":
+        scale = ratio
+    elif not s["n_usable"] or not rat:
+        scale = "SMD"
+    elif len(rat) != len(smd):
+        scale = ratio if len(rat) > len(smd) else "SMD"
+    else:
+        scale = ratio if not s["n_continuous"] else "SMD"
+    here, other = (smd, rat) if scale == "SMD" else (rat, smd)
+    other_name = _SCALE_WORDS[ratio if scale == "SMD" else "SMD"]
+    sentence = ""
+    if s["n_usable"] and (choice != "auto" or (smd and rat and here != other)):
+        how = "chosen" if choice != "auto" else "chosen automatically: it keeps the most trials"
+        sentence = (f"Scale: {_SCALE_WORDS[scale]} ({how}): {len(here)} trial(s); {other_name} would keep "
+                    f"{len(other)}.")
+    return scale, sentence, sorted(str(x) for x in (smd | rat) - here)
+
+
 def _scale_from_summary(s: dict) -> str:
     if s["n_continuous"] or not s["n_usable"]:
         return "SMD"
@@ -528,10 +570,18 @@ def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarr
     c = _Cols.wrap(df)
     n = c.n
     t = c.num("timepoint_months")
+    known = ~np.isnan(t)
+    term = np.nan_to_num(c.num("timepoint_term")) if _has_column(c, "timepoint_term") else np.zeros(n)
     k_comp, k_primary = (c.num("k_comparator"), c.num("k_primary")) if c.has("k_primary") else _row_keys(c)
     k_native = ((scale == "SMD") & (c.obj("kind") == "binary")).astype(float)
-    k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
-    k_long = np.where(np.isnan(t), np.inf, -t)
+    # target: +inf = the longest follow-up, -inf = the shortest, else the months to aim at (longer on a tie);
+    # rows without months come last, ranked by the source's words (term 1-3; 0 = none, ranked last)
+    if target == np.inf:
+        k_time, k_long = np.where(known, -t, np.inf), np.where(known, 0.0, -term)
+    elif target == -np.inf:
+        k_time, k_long = np.where(known, t, np.inf), np.where(known, 0.0, np.where(term > 0, term, np.inf))
+    else:
+        k_time, k_long = np.where(known, np.abs(t - target), np.inf), np.where(known, -t, -term)
     measure = np.where(c.isna("measure"), "\x00none", c.obj("measure")).astype(object)
     m_codes, _ = pd.factorize(measure)
     s_codes, _ = pd.factorize(c.plain("study_id"))
@@ -602,6 +652,35 @@ def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tupl
     return chosen, df[["study_id", "effect_id"]].iloc[rest]
 
 
+_TERM_WORDS = {1: "short term", 2: "medium term", 3: "long term"}
+
+
+def followup_rule_words(rule: str) -> str:
+    """The follow-up rule of a :class:`FilterSpec` (``spec.followup``) as a sentence for pages and exports."""
+    lead = {"longest": "each trial's longest follow-up", "shortest": "each trial's shortest follow-up"}.get(
+        rule, f"the follow-up nearest {rule} months (the longer on a tie)")
+    return (f"When a trial reports several follow-ups, {lead} is used; follow-ups without months come after "
+            "those with, ranked by the source's words (short, medium, long term).")
+
+
+def _has_column(c: "_Cols", name: str) -> bool:
+    """A computed column or one of the frame's own (older stores' rows may lack e.g. ``timepoint_term``)."""
+    return c.has(name) or name in c._df.columns
+
+
+def _followup_words(months: float, term: float, target: float, extra: str) -> str:
+    """Why a follow-up was chosen, in the words of the rule (``target``: see :func:`_selection_keys`)."""
+    if np.isnan(months):
+        rule = "longest" if target == np.inf else "shortest" if target == -np.inf else "longer"
+        return (f"follow-up '{_TERM_WORDS.get(int(term), 'unknown')}' as the source words it (months not recorded), "
+                f"the {rule} of the rows without months")
+    if target == np.inf:
+        return f"the longest follow-up ({months:g} months)"
+    if target == -np.inf:
+        return f"the shortest follow-up ({months:g} months)"
+    return f"follow-up {months:g} months nearest the {target:g}-month target{extra}"
+
+
 def _reasons(chosen, target: float) -> np.ndarray:
     """``selection_reason`` for every chosen row, from the deciding step of the rule."""
     c = _Cols.wrap(chosen)
@@ -628,7 +707,7 @@ def _reasons(chosen, target: float) -> np.ndarray:
         "k_primary": "primary paper preferred over a review or database",
         "k_dataset": "shipped data preferred over an imported dataset",
         "k_verified": "verified row preferred over an unverified one",
-        "effect_id": "rows otherwise equal; lowest effect id",
+        "effect_id": "rows otherwise equal; the row listed first in its source (lowest effect id)",
     }
     codes, steps = pd.factorize(d)
     mask = {step: codes == i for i, step in enumerate(steps)}
@@ -641,13 +720,12 @@ def _reasons(chosen, target: float) -> np.ndarray:
         words = {x: f"comparison against {x if x is not None else 'an unstated control'} preferred "
                     "(least active control first)" for x in set(comparator)}
         text[m] = [words[x] for x in comparator]
+    terms = c.num("timepoint_term")[idx] if _has_column(c, "timepoint_term") else np.zeros(len(idx))
     for key, extra in (("k_time", ""), ("k_time_long", " (the longer of two equally near)")):
         m = mask.get(key, none)
         if m.any():
-            values, inv = np.unique(c.num("timepoint_months")[idx][m], return_inverse=True)
-            words = [f"follow-up {'unknown' if np.isnan(v) else f'{v:g} months'} nearest the {target:g}-month "
-                     f"target{extra}" for v in values]
-            text[m] = np.array(words, dtype=object)[inv.ravel()]
+            pairs = list(zip(c.num("timepoint_months")[idx][m].tolist(), np.nan_to_num(terms[m]).tolist()))
+            text[m] = [_followup_words(v, term, target, extra) for v, term in pairs]
     m = mask.get("k_measure", none)
     if m.any():
         pairs = list(zip(c.obj("measure")[idx][m], c.num("measure_use")[idx][m].astype(int).tolist()))
@@ -881,10 +959,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         raise InvalidChoice("multi_arm", multi_arm, MULTI_ARM_CHOICES)
     if engine not in ENGINES:
         raise InvalidChoice("engine", engine, ENGINES)
-    if target_months is None:
-        target_months = (sum(spec.timepoint_months) / 2.0 if spec.timepoint_months is not None
-                         else DEFAULT_TARGET_MONTHS)
-    target = float(target_months)
+    target = float(target_months) if target_months is not None else followup_target(spec.followup)
     conns = connection.dataset_connections(spec.dataset, con, uploads_dir)
     if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
@@ -896,7 +971,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         cand.add(**_classify_arrays(cand))
     route, kind = cand.obj("route"), cand.obj("kind")
     summary = _summary_from_cols(cand)
-    scale = _scale_from_summary(summary)
+    scale, scale_choice, left_for_scale = _choose_scale(cand, summary, spec.scale)
     keep = _majority(summary, scale)
     usable = _isin(route, SCALE_ROUTES[scale])
     if keep is not None and scale == "logRR":
@@ -962,11 +1037,15 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     n_chinn = sum(1 for x in kept[kept != ""] if "Chinn" in x)
     scale_note = ""
     if n_chinn:
-        scale_note = (f"This outcome mixes continuous and binary results: {n_chinn} binary "
-                      "result(s) were converted from log odds ratios to SMDs by Chinn's method "
-                      "(×√3/π; Cochrane Handbook 10.6).")
+        lead = "This outcome mixes continuous and binary results: " if summary["n_continuous"] else "On the SMD scale, "
+        scale_note = (f"{lead}{n_chinn} binary result(s) were converted from log odds ratios to SMDs by Chinn's "
+                      "method (×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
         scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
+    if left_for_scale:
+        scale_choice += (f" {len(left_for_scale)} trial(s) left out for their scale (no result on "
+                         f"{_SCALE_WORDS[scale]}): {', '.join(left_for_scale)}; the reasons are in the not-pooled list.")
+    scale_note = " ".join(x for x in (scale_note, scale_choice.strip()) if x)
     return EffectSet(out, excluded, scale, Favours.for_scale(scale, ratio_direction), scale_note, notes, target,
                      summary["n_rows"])
 

@@ -33,6 +33,9 @@ __all__ = [
     "where_clause",
     "describe",
     "review_name",
+    "SCALES",
+    "FOLLOWUP_RULES",
+    "followup_target",
     "REVIEW_ID_PATTERN",
 ]
 
@@ -68,6 +71,11 @@ COLUMNS: dict[str, str] = {
     "exclude_studies": "s.study_id",
     "review": "s.study_id",
 }
+
+#: Analysis scale choices: automatic (the scale that keeps the most trials), SMD, or the ratio (binary only).
+SCALES: tuple[str, ...] = ("auto", "SMD", "ratio")
+#: Follow-up rules by name; any other value is a number of months to aim at (the nearest follow-up).
+FOLLOWUP_RULES: tuple[str, ...] = ("longest", "shortest")
 
 #: Query keys the app uses beside the filter (never reported as unknown).
 RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "level", "page", "moderator"})
@@ -156,6 +164,11 @@ class FilterSpec:
         ``"shipped"``, the name of an imported dataset, or ``"all"`` (shipped plus every import).
     include_flagged : bool
         When false, leave out trials with any flag and rows whose numbers were derived.
+    scale : {"auto", "SMD", "ratio"}
+        The analysis scale when a set holds binary and continuous rows: ``"auto"`` keeps the most trials.
+    followup : str
+        Which follow-up of a trial with several: ``"longest"`` (default), ``"shortest"``, or a number of
+        months (the nearest; the longer on a tie).
     """
 
     outcome: str | None = None
@@ -175,6 +188,8 @@ class FilterSpec:
     year: tuple[int, int] | None = None
     dataset: str = "shipped"
     include_flagged: bool = True
+    scale: str = "auto"
+    followup: str = "longest"
 
     def __post_init__(self) -> None:
         # Accept lists/strings from callers; store canonical, hashable tuples.
@@ -188,6 +203,10 @@ class FilterSpec:
         elif self.outcome is not None:
             object.__setattr__(self, "outcome", _clean(str(self.outcome)))
         object.__setattr__(self, "dataset", _clean(str(self.dataset)))
+        object.__setattr__(self, "followup", _followup(self.followup))
+        if self.scale not in SCALES:
+            from .errors import InvalidChoice
+            raise InvalidChoice("scale", self.scale, SCALES)
         if not self.review:
             object.__setattr__(self, "review", None)
         else:
@@ -239,6 +258,10 @@ class FilterSpec:
             out["dataset"] = self.dataset
         if not self.include_flagged:
             out["include_flagged"] = "0"
+        if self.scale != "auto":
+            out["scale"] = self.scale
+        if self.followup != "longest":
+            out["followup"] = self.followup
         return out
 
     @classmethod
@@ -299,6 +322,16 @@ class FilterSpec:
                         notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
                                        "not a study identifier")
                 kwargs[key] = tuple(kept)
+            elif key == "scale":
+                if text in SCALES:
+                    kwargs["scale"] = text
+                else:
+                    notices.append(f"Ignored scale {_short(text)}: not one of {list(SCALES)}")
+            elif key == "followup":
+                try:
+                    kwargs["followup"] = _followup(text)
+                except ValueError:
+                    notices.append(f"Ignored followup {_short(text)}: 'longest', 'shortest' or a number of months")
             elif key == "review":
                 valid = allowed.get("review")
                 value = _unescape_all(text)
@@ -372,6 +405,22 @@ def _parse_range(text: str, kind: type) -> tuple | None:
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo < 0:
         return None
     return (lo, hi)
+
+
+def _followup(value: object) -> str:
+    """Canonical follow-up rule: a rule name, or a number of months written as :func:`_fmt_number` does."""
+    text = str(value).strip().lower()
+    if text in FOLLOWUP_RULES:
+        return text
+    months = float(text)  # ValueError for anything else
+    if not math.isfinite(months) or months < 0 or len(text) > 16:
+        raise ValueError(f"follow-up must be 'longest', 'shortest' or months >= 0, got {value!r}")
+    return _fmt_number(months)
+
+
+def followup_target(rule: str) -> float:
+    """The selection's target for a rule: +inf for the longest, -inf for the shortest, else the months."""
+    return {"longest": math.inf, "shortest": -math.inf}.get(rule, float(rule) if rule not in FOLLOWUP_RULES else 0)
 
 
 def _short(value: str, limit: int = 40) -> str:
@@ -472,6 +521,11 @@ def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> st
         bits.append("excluding " + ", ".join(spec.exclude_studies))
     if not spec.include_flagged:
         bits.append("flagged trials and derived numbers left out")
+    if spec.scale != "auto":
+        bits.append("on the SMD scale" if spec.scale == "SMD" else "on the ratio scale (binary results only)")
+    if spec.followup != "longest":
+        bits.append("the shortest follow-up of each trial" if spec.followup == "shortest"
+                    else f"each trial's follow-up nearest {spec.followup} months")
     if spec.dataset != "shipped":
         bits.append("all datasets" if spec.dataset == "all" else f"dataset = {spec.dataset}")
     head = f"{n} {unit if n != 1 else unit.rstrip('s')}" if n is not None else unit.capitalize()

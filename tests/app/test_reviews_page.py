@@ -60,3 +60,35 @@ def test_reviews_table_results_forest_and_overlap_are_shown():
     assert any("Reviews share trials" in w.value for w in at.warning)
     ov = rv.overlap()
     assert metric(at, "Corrected covered area") == f"{100 * ov.cca:.1f}% ({ov.band} overlap)"
+
+
+def _study_row(at, study: str):
+    for frame in _frames(at):
+        if "Study" in frame.columns and "Effect [95% CI]" in frame.columns:
+            hit = frame[frame["Study"].astype(str).str.startswith(study)]
+            if len(hit):
+                return hit.iloc[0]
+    raise AssertionError(f"no row for {study}")
+
+
+def test_scale_choice_keeps_the_continuous_trial():
+    ratio = run_app({"outcome": "psychiatric symptoms", "scale": "ratio"})
+    smd = run_app({"outcome": "psychiatric symptoms", "scale": "SMD"})
+    for at in (ratio, smd):
+        assert not at.exception, [e.value for e in at.exception]
+    assert metric(ratio, "Studies (k)") == "1" and metric(smd, "Studies (k)") == "3"
+    assert smd.sidebar.radio(key="flt_scale").value == "SMD"
+    _study_row(smd, "Mahlke")
+    assert any("left out for their scale" in c.value and "Mahlke2017" in c.value for c in ratio.caption)
+    assert any("the SMD scale would keep 3" in c.value for c in ratio.caption)
+
+
+def test_the_follow_up_rule_changes_mahlke2017s_row_on_explore():
+    longest = run_app({"outcome": "psychiatric symptoms"})
+    shortest = run_app({"outcome": "psychiatric symptoms", "followup": "shortest"})
+    a, b = _study_row(longest, "Mahlke")["Effect [95% CI]"], _study_row(shortest, "Mahlke")["Effect [95% CI]"]
+    assert a != b
+    assert a.startswith("-0.43") and b.startswith("0.35")
+    assert any("longest follow-up is used" in c.value for c in longest.caption)
+    assert any("shortest follow-up is used" in c.value for c in shortest.caption)
+    assert shortest.sidebar.selectbox(key="flt_followup").value == "shortest"
