@@ -112,7 +112,9 @@ ROB_ORDER = ("low", "unclear", "some concerns", "high")
 BORDERLINE_DELIVERERS = {"near-peer", "community health worker", "mutual support",
                          "professional with peer co-facilitation"}
 OVERRIDABLE_EFFECT_COLUMNS = {"reported_sign", "score_type", "shared_control", "shared_arm", "comparison", "flags",
-                              "duplicate_group", "comparator", "outcome"}
+                              "duplicate_group", "comparator", "outcome", "reported_effect_type"}
+#: The effect types a hand coding may give a reported ratio (its number is never changed, only what it is).
+RATIO_RENAMES = {"IRR", "HR"}
 # Derivation kinds that make a number something other than what the source printed (flag "derived");
 # a number printed elsewhere on the page, a weeks->months timepoint or a restated sign is not flagged.
 FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd", "ci-from-p"}
@@ -452,6 +454,9 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
     """One effects row per raw row with an outcome number, with its provenance, sign, flags and verification."""
     codings = defaultdict(dict)
     for c in cur["effect_codings"]:
+        if c["column"] == "reported_effect_type" and c["value"] not in RATIO_RENAMES:
+            problems.append(f"effect_codings.csv: reported_effect_type may only be set to {sorted(RATIO_RENAMES)} "
+                            f"(a ratio the source printed under another name), got {c['value']!r}")
         if c["column"] not in OVERRIDABLE_EFFECT_COLUMNS:
             problems.append(f"effect_codings.csv: column {c['column']!r} cannot be set by hand "
                             f"(only {sorted(OVERRIDABLE_EFFECT_COLUMNS)}; numbers are never overridden)")
@@ -480,7 +485,8 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
             "higher_is_better": c["higher_is_better"],
             "timepoint_months": c["timepoint_months"],
             **{col: c[col] for col in OUTCOME_NUMBERS},
-            "reported_effect_type": c["reported_effect_type"],
+            # a hand coding may only re-name the kind of ratio a source printed (a rate ratio it called RR)
+            "reported_effect_type": manual.get("reported_effect_type") or c["reported_effect_type"],
             "risk_of_bias": c["risk_of_bias"], "measure_note": c["measure_note"],
         }
         e["reported_sign"] = manual.get("reported_sign") or _default_sign(c)

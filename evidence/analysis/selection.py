@@ -117,9 +117,13 @@ _ROUTE_TEXT = {
     "reported_rr": "reported RR and 95% CI",
     "reported_or": "reported OR and 95% CI",
     "reported_md": "reported MD, 95% CI and arm Ns",
+    "reported_irr": "reported rate ratio and 95% CI",
+    "reported_hr": "reported hazard ratio and 95% CI",
 }
 #: Routes from a reported effect (arm data are preferred over them: step 5 of the selection rule).
-REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or")
+REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or", "reported_irr", "reported_hr")
+#: Ratio routes that are their own measures (pooled only on their own scale, never as risk ratios).
+OWN_RATIO_SCALES = {"logIRR": "reported_irr", "logHR": "reported_hr"}
 #: Routes on the SMD scale whose numbers are continuous (the others there are binary).
 CONTINUOUS_ROUTES = ("arm_continuous", "reported_smd", "reported_md")
 #: Conversion note of a row standardised from its reported mean difference.
@@ -144,18 +148,30 @@ REASONS = {
     "direction_minority": "the event points the other way from the other rows and a risk ratio cannot be inverted",
     "not_selected": "not selected: another row of this trial was used (see its selection reason)",
     "continuous_on_ratio": "continuous result cannot be pooled on a ratio scale (choose the SMD scale to keep it)",
+    "rate_ratio": "rate ratio: its own measure, pooled only with other rate ratios (never as a risk ratio or SMD)",
+    "hazard_ratio": "hazard ratio: its own measure, pooled only with other hazard ratios (never as a risk ratio or SMD)",
+    "not_rate_ratio": "not a rate ratio: the analysis is on the rate-ratio scale",
+    "not_hazard_ratio": "not a hazard ratio: the analysis is on the hazard-ratio scale",
 }
 #: Routes usable on each scale.
 SCALE_ROUTES = {
     "SMD": ("arm_continuous", "reported_smd", "reported_md", "arm_binary", "reported_or"),
     "logRR": ("arm_binary", "reported_rr"),
     "logOR": ("arm_binary", "reported_or"),
+    "logIRR": ("reported_irr",),
+    "logHR": ("reported_hr",),
 }
 _OFF_SCALE = {("SMD", "reported_rr"): "rr_on_smd", ("logRR", "reported_or"): "or_on_rr",
               ("logRR", "arm_continuous"): "continuous_on_ratio", ("logRR", "reported_smd"): "continuous_on_ratio",
               ("logOR", "arm_continuous"): "continuous_on_ratio", ("logOR", "reported_smd"): "continuous_on_ratio",
               ("logOR", "reported_rr"): "rr_on_or", ("logRR", "reported_md"): "md_on_ratio",
-              ("logOR", "reported_md"): "md_on_ratio"}
+              ("logOR", "reported_md"): "md_on_ratio",
+              **{(s, "reported_irr"): "rate_ratio" for s in ("SMD", "logRR", "logOR", "logHR")},
+              **{(s, "reported_hr"): "hazard_ratio" for s in ("SMD", "logRR", "logOR", "logIRR")},
+              **{("logIRR", r): "not_rate_ratio" for r in ("arm_continuous", "arm_binary", "reported_smd",
+                                                         "reported_md", "reported_rr", "reported_or")},
+              **{("logHR", r): "not_hazard_ratio" for r in ("arm_continuous", "arm_binary", "reported_smd",
+                                                          "reported_md", "reported_rr", "reported_or")}}
 _EXCLUDED_COLUMNS = ["study_id", "effect_id", "reason", "kind"]
 _FLOAT_COLUMNS = ("yi", "vi", "sei", "ci_low", "ci_high", "display_estimate", "display_ci_low", "display_ci_high",
                   "n_ps", "n_ctl", "n_total", "timepoint_months")
@@ -430,8 +446,9 @@ def _classify_arrays(df) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore"):
         md_ok = md_n & ((n_ps + n_ctl) > 2)
     raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
-                     rep & (rtype == "OR"), md_ok],
-                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or", "reported_md"],
+                     rep & (rtype == "OR"), md_ok, rep & (rtype == "IRR"), rep & (rtype == "HR")],
+                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or", "reported_md",
+                     "reported_irr", "reported_hr"],
                     default="")
     has = raw != ""
     oriented = np.isin(raw, ["reported_smd", "reported_md"]) & np.isin(sign, ["positive_favours_ps",
@@ -467,7 +484,8 @@ def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_SCALE_WORDS = {"SMD": "the SMD scale", "logRR": "the risk-ratio scale", "logOR": "the odds-ratio scale"}
+_SCALE_WORDS = {"SMD": "the SMD scale", "logRR": "the risk-ratio scale", "logOR": "the odds-ratio scale",
+                "logIRR": "the rate-ratio scale", "logHR": "the hazard-ratio scale"}
 
 
 def _choose_scale(c: "_Cols", s: dict, choice: str) -> tuple[str, str, list[str]]:
@@ -486,6 +504,10 @@ def _choose_scale(c: "_Cols", s: dict, choice: str) -> tuple[str, str, list[str]
         on_ratio &= (c.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
     smd = {x for x in sid[has & _isin(route, SCALE_ROUTES["SMD"])] if x is not None}
     rat = {x for x in sid[on_ratio] if x is not None}
+    for own, own_route in OWN_RATIO_SCALES.items():  # a set of rate (hazard) ratios only: their own scale
+        trials = {x for x in sid[has & (route == own_route)] if x is not None}
+        if len(trials) > len(rat):
+            ratio, rat = own, trials
     if choice == "SMD":
         scale = "SMD"
     elif choice == "ratio":
@@ -811,13 +833,13 @@ def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]
     if m.any():
         func = stats.log_risk_ratio if scale == "logRR" else stats.log_odds_ratio
         put(m, _quiet(func, c.num("events_ps_used")[m], n_ps[m], c.num("events_ctl_used")[m], n_ctl[m]))
-    m = c.is_in("route", ("reported_rr", "reported_or"))
+    m = c.is_in("route", ("reported_rr", "reported_or", "reported_irr", "reported_hr"))
     if m.any():
         put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
                       c.num("reported_ci_low")[m], c.num("reported_ci_high")[m], ratio=True))
 
     reported = c.is_in("route", REPORTED_ROUTES)
-    binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or"))
+    binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or", "reported_irr", "reported_hr"))
     if reported.any():
         sign = np.where(c.isna("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
         pos = reported & (sign == "positive_favours_ps")
@@ -1041,7 +1063,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         scale_note = (f"{lead}{n_chinn} binary result(s) were converted from log odds ratios to SMDs by Chinn's "
                       "method (×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
-        scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
+        kind = {"logRR": "Binary results pooled as risk", "logOR": "Binary results pooled as odds",
+                "logIRR": "Rate ratios (events per person-time) pooled as rate",
+                "logHR": "Hazard ratios pooled as hazard"}[scale]
+        scale_note = f"{kind} ratios on the log scale."
     if left_for_scale:
         scale_choice += (f" {len(left_for_scale)} trial(s) left out for their scale (no result on "
                          f"{_SCALE_WORDS[scale]}): {', '.join(left_for_scale)}; the reasons are in the not-pooled list.")

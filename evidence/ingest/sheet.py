@@ -94,7 +94,7 @@ _LISTS = {"derivation_kind": "derivation_kind"}
 _STUDY_COLUMNS = ("first_author", "year", "country", "citation", "doi_or_pmid", "design", "pilot",
                   "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
                   "org_support", "peer_deliverer")
-_RATIO = ("RR", "OR")
+_RATIO = ("RR", "OR", "IRR", "HR")
 _FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|&#?\w+;|javascript:", re.IGNORECASE)
 _DUPLICATE_KEY = ("study_id", "comparison", "outcome", "measure", "timepoint_months", "source_review",
@@ -464,7 +464,7 @@ def _check_row(rec: dict, i: int, problems: list[Problem]) -> None:
     if (lo is None) != (hi is None):
         bad("reported_ci_low" if lo is None else "reported_ci_high", "give both CI bounds or neither")
     if est is not None and rtype is None and not _error_at(problems, i, "reported_effect_type"):
-        bad("reported_effect_type", "required when reported_effect is given (SMD, g, d, MD, RR or OR)")
+        bad("reported_effect_type", "required when reported_effect is given (SMD, g, d, MD, RR, OR, IRR or HR)")
     if rtype in _RATIO:
         for col, value in (("reported_effect", est), ("reported_ci_low", lo), ("reported_ci_high", hi)):
             if value is not None and value <= 0:

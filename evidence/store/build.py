@@ -38,7 +38,7 @@ DEFAULT_DB_PATH = DEFAULT_DATA_DIR / "evidence.duckdb"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.sql"
 SCHEMA_VERSION = "2"  # 2: review_trials and the in_review() macro
 MIN_YEAR = 1950
-RATIO_TYPES = frozenset({"RR", "OR"})
+RATIO_TYPES = frozenset({"RR", "OR", "IRR", "HR"})
 
 # Column types: text, int, float, bool (CSV 'yes'/'no'), flags (';'-separated vocab 'flag' values).
 # Categorical text columns are listed in evidence.store.vocab.COLUMN_FIELDS.

@@ -109,8 +109,8 @@ CREATE TABLE effects (
     CHECK (reported_ci_low IS NULL OR reported_ci_high IS NULL OR reported_ci_low <= reported_ci_high),
     CHECK (reported_effect IS NULL OR reported_ci_low IS NULL OR reported_ci_low <= reported_effect),
     CHECK (reported_effect IS NULL OR reported_ci_high IS NULL OR reported_effect <= reported_ci_high),
-    -- Ratios live on (0, inf): a zero or negative RR/OR or CI bound is a transcription error.
-    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR')
+    -- Ratios live on (0, inf): a zero or negative RR/OR/IRR/HR or CI bound is a transcription error.
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR', 'IRR', 'HR')
            OR ((reported_effect IS NULL OR reported_effect > 0)
                AND (reported_ci_low IS NULL OR reported_ci_low > 0)
                AND (reported_ci_high IS NULL OR reported_ci_high > 0))),
@@ -176,7 +176,7 @@ CREATE TABLE review_results (
     CHECK (ci_low IS NULL OR ci_high IS NULL OR ci_low <= ci_high),
     CHECK (estimate IS NULL OR ci_low IS NULL OR ci_low <= estimate),
     CHECK (estimate IS NULL OR ci_high IS NULL OR estimate <= ci_high),
-    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR')
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR', 'IRR', 'HR')
            OR ((estimate IS NULL OR estimate > 0)
                AND (ci_low IS NULL OR ci_low > 0)
                AND (ci_high IS NULL OR ci_high > 0)))

@@ -61,3 +61,19 @@ def test_the_follow_up_rule_changes_mahlke2017s_row():
 def test_an_invalid_scale_is_refused():
     with pytest.raises(ValueError, match="scale"):
         FilterSpec(scale="logRR")
+
+
+def test_chan2014_rate_ratio_is_never_pooled_as_a_risk_ratio():
+    """Chan 2014's hospitalisation result is a rate ratio (frequency of hospitalisations): coded IRR, it stays
+    out of the risk-ratio pool with its reason, and alone it is analysed on its own scale."""
+    from evidence import analyse
+    from evidence.core.measures import measure
+
+    rr = effect_set(FilterSpec(outcome="hospitalised"))
+    assert rr.effect_measure == "logRR" and "Chan2014" not in set(rr.effects["study_id"])
+    reason = rr.excluded.set_index("study_id").loc["Chan2014", "reason"]
+    assert "rate ratio: its own measure" in reason
+    own = analyse(FilterSpec(outcome="hospitalised", review="Patil2016"))
+    assert own.effect_measure == "logIRR" and list(own.effects["study_id"]) == ["Chan2014"]
+    assert round(measure("logIRR").to_display(own.pooled.estimate), 2) == 0.52
+    assert measure("logIRR").label == "Rate ratio" and measure("logHR").is_ratio
