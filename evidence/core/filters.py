@@ -20,6 +20,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .choices import (CHOICE_KEYS, FOLLOWUP_RULES, REVIEW_ID_PATTERN, SCALES, choice_words, followup_rule,
+                      followup_target, parse_choice, review_name)
+
 __all__ = [
     "FilterSpec",
     "conditions",
@@ -72,18 +75,11 @@ COLUMNS: dict[str, str] = {
     "review": "s.study_id",
 }
 
-#: Analysis scale choices: automatic (the scale that keeps the most trials), SMD, or the ratio (binary only).
-SCALES: tuple[str, ...] = ("auto", "SMD", "ratio")
-#: Follow-up rules by name; any other value is a number of months to aim at (the nearest follow-up).
-FOLLOWUP_RULES: tuple[str, ...] = ("longest", "shortest")
-
 #: Query keys the app uses beside the filter (never reported as unknown).
 RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "level", "page", "moderator"})
 
 #: Imported dataset names: lower-case letters, digits, ``_`` and ``-``; 1–40 characters.
 DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-#: Review identifiers (``FirstAuthorYear`` and the like, as in data/reviews.csv).
-REVIEW_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
 #: Study identifiers (``FirstAuthorYear`` plus suffixes).
 STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -203,7 +199,7 @@ class FilterSpec:
         elif self.outcome is not None:
             object.__setattr__(self, "outcome", _clean(str(self.outcome)))
         object.__setattr__(self, "dataset", _clean(str(self.dataset)))
-        object.__setattr__(self, "followup", _followup(self.followup))
+        object.__setattr__(self, "followup", followup_rule(self.followup))
         if self.scale not in SCALES:
             from .errors import InvalidChoice
             raise InvalidChoice("scale", self.scale, SCALES)
@@ -322,26 +318,11 @@ class FilterSpec:
                         notices.append(f"Ignored study id {_short(value)} in exclude_studies: "
                                        "not a study identifier")
                 kwargs[key] = tuple(kept)
-            elif key == "scale":
-                if text in SCALES:
-                    kwargs["scale"] = text
-                else:
-                    notices.append(f"Ignored scale {_short(text)}: not one of {list(SCALES)}")
-            elif key == "followup":
-                try:
-                    kwargs["followup"] = _followup(text)
-                except ValueError:
-                    notices.append(f"Ignored followup {_short(text)}: 'longest', 'shortest' or a number of months")
-            elif key == "review":
-                valid = allowed.get("review")
-                value = _unescape_all(text)
-                if not value:
-                    continue
-                if len(value) == 1 and REVIEW_ID_PATTERN.match(value[0]) and (valid is None or value[0] in valid):
-                    kwargs["review"] = value[0]
-                else:
-                    notices.append(f"Ignored review {_short(text)}: not a review we hold"
-                                   + (f" (one of {list(valid)})" if valid else ""))
+            elif key in CHOICE_KEYS:
+                value, notice = parse_choice(key, _unescape_all(text), allowed.get("review"))
+                if value is not None:
+                    kwargs[key] = value
+                notices += [notice] if notice else []
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
                 if rng is None:
@@ -405,22 +386,6 @@ def _parse_range(text: str, kind: type) -> tuple | None:
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo < 0:
         return None
     return (lo, hi)
-
-
-def _followup(value: object) -> str:
-    """Canonical follow-up rule: a rule name, or a number of months written as :func:`_fmt_number` does."""
-    text = str(value).strip().lower()
-    if text in FOLLOWUP_RULES:
-        return text
-    months = float(text)  # ValueError for anything else
-    if not math.isfinite(months) or months < 0 or len(text) > 16:
-        raise ValueError(f"follow-up must be 'longest', 'shortest' or months >= 0, got {value!r}")
-    return _fmt_number(months)
-
-
-def followup_target(rule: str) -> float:
-    """The selection's target for a rule: +inf for the longest, -inf for the shortest, else the months."""
-    return {"longest": math.inf, "shortest": -math.inf}.get(rule, float(rule) if rule not in FOLLOWUP_RULES else 0)
 
 
 def _short(value: str, limit: int = 40) -> str:
@@ -487,12 +452,6 @@ def _join_values(values: tuple[str, ...]) -> str:
     return "in (" + ", ".join(values) + ")"
 
 
-def review_name(review_id: str) -> str:
-    """A review id in words: ``Chien2019`` -> ``Chien 2019`` (author and year split where the id ends in a year)."""
-    m = re.match(r"^(.*?[A-Za-z])(\d{4}[a-z]?)$", review_id)
-    return f"{m.group(1)} {m.group(2)}" if m else review_id
-
-
 def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> str:
     """A human description of the filter, e.g. "12 trials where outcome = depression and follow-up 0–6 months".
 
@@ -521,11 +480,7 @@ def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> st
         bits.append("excluding " + ", ".join(spec.exclude_studies))
     if not spec.include_flagged:
         bits.append("flagged trials and derived numbers left out")
-    if spec.scale != "auto":
-        bits.append("on the SMD scale" if spec.scale == "SMD" else "on the ratio scale (binary results only)")
-    if spec.followup != "longest":
-        bits.append("the shortest follow-up of each trial" if spec.followup == "shortest"
-                    else f"each trial's follow-up nearest {spec.followup} months")
+    bits += choice_words(spec.scale, spec.followup)
     if spec.dataset != "shipped":
         bits.append("all datasets" if spec.dataset == "all" else f"dataset = {spec.dataset}")
     head = f"{n} {unit if n != 1 else unit.rstrip('s')}" if n is not None else unit.capitalize()

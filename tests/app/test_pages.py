@@ -300,7 +300,7 @@ def test_data_page_lists_every_trial_and_coverage():
     overview = coverage.study_overview()
     assert any(list(f.columns) == list(overview.columns) and len(f) == len(overview) for f in frames)
     assert any("Reviews" in c.value for c in at.caption)  # the review tables moved to their own page
-    assert [r.label for r in at.radio] == ["Format"] and at.radio[0].options == ["Extraction template",
+    assert [r.label for r in at.main.radio] == ["Format"] and at.main.radio[0].options == ["Extraction template",
                                                                                 "Metapsy data standard"]
 
 
