@@ -127,3 +127,20 @@ def test_review_forest_rows_are_oriented_so_positive_favours_peer_support():
     assert (white["estimate"], white["ci_low"], white["ci_high"]) == pytest.approx((0.01, -0.20, 0.21))
     assert bool(white["flipped"])
     assert set(left["reason"]) <= {"no estimate with both CI bounds", "direction not known"}
+
+
+def test_review_forest_chart_has_one_mark_per_result_coloured_by_amstar2():
+    from evidence.present.charts import overlap_matrix, review_forest
+
+    rows, _ = rv.review_forest_rows("depression")
+    spec = review_forest(rows).to_dict()
+    points = [next(layer for layer in p["layer"] if layer["mark"]["type"] == "point") for p in spec["vconcat"]]
+    drawn = [spec["datasets"][layer["data"]["name"]] for layer in points]
+    assert sum(len(d) for d in drawn) == len(rows)  # one square per review result, one panel per measure
+    assert [p["title"]["text"] for p in spec["vconcat"]] == sorted(set(rows["panel"]), key=["SMD", "MD", "RR", "OR"].index)
+    assert all(layer["encoding"]["color"]["field"] == "amstar2" for layer in points)
+    ov = rv.overlap(["White2020", "Chien2019"])
+    cells = overlap_matrix(ov.matrix).to_dict()
+    values = next(iter(cells["datasets"].values()))
+    assert len(values) == ov.n_trials * ov.n_reviews
+    assert sum(v["included"] == "included" for v in values) == ov.n_inclusions
