@@ -42,7 +42,7 @@ class Analysis:
     pooled : stats.PooledEstimate or None
         The pooled result (``k = 1``: the single study's own estimate, nothing pooled).
     effect_measure : str
-        ``"SMD"``, ``"logRR"`` or ``"logOR"``.
+        ``"SMD"``, ``"logRR"``, ``"logOR"``, ``"logIRR"`` or ``"logHR"``.
     favours : evidence.core.measures.Favours
         Which side favours peer support (``.side``, ``.benefit_sign``; ``str()`` gives the sentence).
     description : str

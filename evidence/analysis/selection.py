@@ -5,7 +5,7 @@ From the filtered effect rows (:func:`evidence.query.candidate_rows`) this modul
 1. classifies each row by what it can give: arm means/SDs, arm events, a
    reported effect with its 95% CI (SMD/g/d, RR or OR), or a reported mean
    difference with its 95% CI and both arm Ns;
-2. chooses the scale of the analysis (:func:`_scale_from_summary`);
+2. chooses the scale of the analysis (:func:`_choose_scale`);
 3. picks one row per study by the stated rule (:data:`SELECTION_RULE`) and
    records why (``selection_reason``);
 4. computes ``yi``/``vi`` with :mod:`stats` (never with formulas of its own);
@@ -31,10 +31,13 @@ Rules (also shown to users, see :data:`ORIENTATION_RULE` and :data:`SELECTION_RU
   favour peer support. If the rows disagree on whether the event is good or bad,
   odds ratios of the minority are inverted (odds of not having the event); risk
   ratios cannot be inverted that way, so such rows are left out with a reason.
-* An outcome with both continuous and binary results is analysed as SMD; binary
-  rows become log odds ratios and are converted with Chinn's factor
-  (√3/π; Chinn 2000; Cochrane Handbook 10.6). Reported risk ratios cannot be
-  converted and are left out with a reason.
+* The scale (``FilterSpec.scale``, :func:`_choose_scale`): ``"auto"`` takes the
+  one that keeps the most trials, ``"SMD"`` keeps continuous and binary rows
+  (binary rows become log odds ratios converted with Chinn's factor, √3/π;
+  Chinn 2000; Cochrane Handbook 10.6; reported risk ratios cannot be converted
+  and are left out with a reason), ``"ratio"`` keeps binary rows only. The
+  choice and every trial left out for its scale are stated, never silent.
+  Rate ratios and hazard ratios are their own scales, never pooled as risk ratios.
 * Multi-arm trials: by default one comparison per trial is used (the first by
   :data:`COMPARATOR_PREFERENCE`). With ``multi_arm="split"`` every comparison is
   kept and the shared arm's N (and events) is divided equally between the
@@ -189,7 +192,7 @@ class EffectSet:
         ``"unusable"`` (no poolable numbers on this scale) or ``"not selected"`` (another row of
         the same trial was used). Computed on first access.
     effect_measure : str
-        ``"SMD"``, ``"logRR"`` or ``"logOR"``.
+        ``"SMD"``, ``"logRR"``, ``"logOR"``, ``"logIRR"`` or ``"logHR"``.
     favours : evidence.core.measures.Favours
         Which side favours peer support (``.side``; ``str()`` gives the sentence).
     scale_note : str
