@@ -33,9 +33,11 @@ def _result_label(rid: str) -> str:
     return f"{r['Review']}: {r['Outcome']} ({effect})"
 
 
-def _open_set(outcome: str, review_id: str) -> None:
-    st.session_state[ui.KEYS["outcome"]] = outcome
-    st.session_state[ui.KEYS["review"]] = review_id
+def _open_set(spec) -> None:
+    """The sidebar takes the reproduction's set: outcome, the review's trials and the review's scale."""
+    st.session_state[ui.KEYS["outcome"]] = spec.outcome
+    st.session_state[ui.KEYS["review"]] = spec.review
+    st.session_state[ui.KEYS["scale"]] = spec.scale
 
 
 with reproduce_tab:
@@ -99,10 +101,10 @@ with reproduce_tab:
                 st.dataframe(part, hide_index=True, width="stretch")
         ui.download_table(rep.trials, f"review_trials_{pub['review_id']}", "rev_trials", "Trials in three groups (CSV)")
         st.button("Analyse these trials on Explore, Sensitivity and the other pages", key="btn_open_set",
-                  type="primary", on_click=_open_set, args=(pub["outcome"], pub["review_id"]),
+                  type="primary", on_click=_open_set, args=(rep.spec,),
                   help="Sets the sidebar to this outcome and to the review's trials (link parameter review=). "
                        "Every control then works on that set.")
-        st.caption(f"Link parameters: `?review={pub['review_id']}&outcome={pub['outcome']}`. "
+        st.caption("Link parameters: `?" + "&".join(f"{k}={v}" for k, v in rep.spec.to_query_params().items()) + "`. "
                    + rv.REVIEW_ORIENTATION_RULE)
 
 with reviews_tab:

@@ -313,7 +313,8 @@ def reproduce(result_id: str, method: str = "DL", hartung_knapp: bool = False, c
               spec: FilterSpec | None = None) -> Reproduction:
     """The published result ``result_id`` beside ours on the review's listed trials.
 
-    ``spec`` defaults to ``FilterSpec(outcome=<the result's outcome>, review=<its review>)``; any other
+    ``spec`` defaults to ``FilterSpec(outcome=<the result's outcome>, review=<its review>)`` on the review's
+    measure (``scale="SMD"`` for an SMD, ``"ratio"`` for a risk or odds ratio); any other
     setting of it (follow-up window, risk of bias, exclusions, scale) applies as on every page. ``method``
     defaults to DerSimonian-Laird, the random-effects method of RevMan, which most reviews used.
     """
@@ -322,9 +323,11 @@ def reproduce(result_id: str, method: str = "DL", hartung_knapp: bool = False, c
         raise EvidenceError(f"No review result {result_id!r}.")
     r = rows.iloc[0].to_dict()
     base = spec if spec is not None else FilterSpec()
-    spec = FilterSpec(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
-                         "outcome": r["outcome"], "review": r["review_id"]})
     scale = published_measure(r["effect_type"])
+    # ours on the review's measure: the scale choice follows it unless the caller chose one
+    choice = base.scale if base.scale != "auto" or scale is None else ("SMD" if scale == "SMD" else "ratio")
+    spec = FilterSpec(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                         "outcome": r["outcome"], "review": r["review_id"], "scale": choice})
     es = None
     analysis = None
     problem = ""

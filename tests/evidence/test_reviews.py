@@ -144,3 +144,11 @@ def test_review_forest_chart_has_one_mark_per_result_coloured_by_amstar2():
     values = next(iter(cells["datasets"].values()))
     assert len(values) == ov.n_trials * ov.n_reviews
     assert sum(v["included"] == "included" for v in values) == ov.n_inclusions
+
+
+def test_ours_is_computed_on_the_reviews_measure():
+    assert rv.reproduce("R-review_results-037").spec.scale == "ratio"  # Chien 2019: RR
+    patil = rv.reproduce("R-review_results_extra-002")  # Patil 2016: SMD
+    assert patil.spec.scale == "SMD" and patil.analysis.effect_measure == "SMD"
+    assert patil.spec.to_query_params() == {"outcome": "glycaemic control (HbA1c)", "review": "Patil2016",
+                                            "scale": "SMD"}
