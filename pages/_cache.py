@@ -29,6 +29,9 @@ from evidence.analysis.evidence_map import evidence_map
 from evidence.analysis.export_rows import export_rows
 from evidence.analysis.summary import summary_of_findings
 from evidence.query import catalogue
+from evidence.query import reviews as query_reviews
+from evidence.analysis import reviews as review_analysis
+from evidence.core.filters import review_name
 from evidence.store import connection as store
 from evidence.store import namespaces
 from evidence.store.build import ensure_database
@@ -114,6 +117,19 @@ def ranges() -> dict[str, tuple[float, float]]:
     return _ranges(cache_key())
 
 
+@functools.lru_cache(maxsize=4)
+def _review_options(key: str) -> Mapping[str, str]:
+    frame = query_reviews.review_list(connection())
+    frame = frame[frame["n_listed"] > 0]
+    return MappingProxyType({rid: f"{review_name(rid)} ({int(n)} trials listed, {int(d)} in our data)"
+                             for rid, n, d in zip(frame["review_id"], frame["n_listed"], frame["n_in_data"])})
+
+
+def review_options() -> Mapping[str, str]:
+    """Reviews whose trial lists we hold: id -> label with the list's length (for the review filter)."""
+    return _review_options(cache_key())
+
+
 # ---------------------------------------------------------------------------
 # one cache for every result: kind -> how to compute it from the view (and an argument)
 
@@ -188,6 +204,12 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "evidence_map": lambda v, arg: evidence_map(v.spec, arg[0], arg[1], connection(), method=v.method,
                                                 hartung_knapp=v.hartung_knapp, level=v.level,
                                                 uploads_dir=v.uploads),
+    "review_catalogue": lambda v, arg: review_analysis.review_catalogue(connection()),
+    "review_results": lambda v, arg: review_analysis.review_results_table(arg, connection()),
+    "review_forest": lambda v, arg: review_analysis.review_forest_rows(arg, connection()),
+    "review_overlap": lambda v, arg: review_analysis.overlap(arg, connection()),
+    # arg = (result_id, method): the published result beside ours on the review's listed trials
+    "reproduce": lambda v, arg: review_analysis.reproduce(arg[0], method=arg[1], con=connection()),
 }
 
 
@@ -224,6 +246,7 @@ def forget_results() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
     _vocab_lookup.cache_clear()
+    _review_options.cache_clear()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -11,7 +11,8 @@ numbers come from :mod:`evidence`.
 
 from ._bayes import render_panel as render_bayes_panel, render_probability  # noqa: F401
 from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dataset_version,  # noqa: F401
-                     forget_results, labels, ranges, result, review_findings, store_metadata, summary)
+                     forget_results, labels, ranges, result, review_findings, review_options, store_metadata,
+                     summary)
 from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, download_chart, download_code,  # noqa: F401
                       download_table, download_table_lazily, md_escape, records_to_arrow_bytes, render_error,
                       render_metrics, rounded, show_cautions, show_chart, try_table, view_inputs)

@@ -9,13 +9,14 @@ import streamlit as st
 
 from evidence import FilterSpec
 from evidence.analysis import METHODS
-from evidence.core.filters import CATEGORICAL_FIELDS
+from evidence.core.filters import CATEGORICAL_FIELDS, review_name
 
-from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges
+from ._cache import choice_counts, choices, connection, dataset_version, labels, ranges, review_options
 from ._owner import expire_old_uploads, own_datasets, own_folder
 from ._render import md_escape
-from ._state import (FIELD_LABELS, KEY_EXCLUDED, KEY_HK, KEY_LINK_VERSION, KEY_METHOD, KEY_NOTICES, KEY_VIEW,
-                     KEYS, METHOD_LABELS, View, _default_outcome, _ensure_defaults, _spec_from_state, make_view,
+from ._state import (FIELD_LABELS, FOLLOWUP_LABELS, KEY_EXCLUDED, KEY_FOLLOWUP_MONTHS, KEY_HK, KEY_LINK_VERSION,
+                     KEY_METHOD, KEY_NOTICES, KEY_VIEW, KEYS, SCALE_LABELS, METHOD_LABELS, View, _default_outcome,
+                     _ensure_defaults, _spec_from_state, make_view,
                      _state_from_spec, read_url_once, write_url)
 
 def _fmt_choice(field: str, counts: dict[str, int], names: dict[str, str]) -> Callable[[str], str]:
@@ -50,6 +51,16 @@ def render_sidebar() -> View:
                      format_func=_fmt_choice("outcome", out_counts, labels("outcome")),
                      help="Effects are pooled for one outcome at a time. The number is how many trials "
                           "with usable numbers each choice would leave, given the other filters.")
+        reviews = review_options()
+        if ss.get(KEYS["review"]) not in reviews:
+            ss[KEYS["review"]] = ""  # "" not None: a selectbox shows None as "Choose an option"
+        st.selectbox(FIELD_LABELS["review"], ["", *reviews], key=KEYS["review"],
+                     format_func=lambda r: reviews[r] if r else "All trials (no restriction)",
+                     help="Keep only the trials a published review included (its list as we hold it), to see "
+                          "how its result depends on the choices below. Lists may be incomplete; the Reviews "
+                          "page says which trials of the list are missing and why.")
+        if current.review is not None:
+            st.caption(f"Analysing only the trials included in {md_escape(review_name(current.review))}.")
         for name in CATEGORICAL_FIELDS:
             counts = all_counts[name]
             opts = choices(name)
@@ -78,6 +89,17 @@ def render_sidebar() -> View:
         st.checkbox(FIELD_LABELS["include_flagged"], key=KEYS["include_flagged"],
                     help="Flagged trials have caveats (e.g. borderline peer support, inferred attribution); "
                          "derived numbers were back-calculated. Untick to leave them out.")
+        st.radio(FIELD_LABELS["scale"], list(SCALE_LABELS), key=KEYS["scale"], format_func=SCALE_LABELS.get,
+                 help="When an outcome has both continuous and binary results: SMD keeps both (binary results "
+                      "converted from log odds ratios, Chinn 2000, and flagged), the ratio keeps binary results "
+                      "only. Every trial left out for its scale is listed on Explore.")
+        st.selectbox(FIELD_LABELS["followup"], list(FOLLOWUP_LABELS), key=KEYS["followup"],
+                     format_func=FOLLOWUP_LABELS.get,
+                     help="Which follow-up is used when a trial reports several. Follow-ups whose months are not "
+                          "recorded come after those that are, ranked by the source's words (short/medium/long term).")
+        if ss.get(KEYS["followup"]) == "nearest":
+            st.number_input("Months from randomisation", min_value=0.0, max_value=120.0, step=1.0,
+                            key=KEY_FOLLOWUP_MONTHS)
         excluded = tuple(ss.get(KEY_EXCLUDED) or ())
         if excluded:
             st.caption(f"{len(excluded)} stud{'y' if len(excluded) == 1 else 'ies'} excluded by hand: "

@@ -19,12 +19,13 @@ from evidence.core.params import short
 from evidence.present import wording as words
 from evidence.store import connection as store
 
-from ._cache import choice_counts, choices, dataset_version, ranges, study_ids
+from ._cache import choice_counts, choices, dataset_version, ranges, review_options, study_ids
 from ._owner import open_share_link, own_datasets, own_folder
 
 #: Sidebar labels, in display order, for every FilterSpec field the sidebar shows.
 FIELD_LABELS: dict[str, str] = {
     "outcome": "Outcome",
+    "review": "Only the trials a review included",
     "population": "Population",
     "setting": "Setting",
     "ps_format": "Peer-support format",
@@ -39,6 +40,8 @@ FIELD_LABELS: dict[str, str] = {
     "year": "Publication year",
     "dataset": "Dataset",
     "include_flagged": "Include flagged trials and derived numbers",
+    "scale": "Scale when results mix continuous and binary",
+    "followup": "Follow-up of a trial with several",
     "exclude_studies": "Studies excluded by hand",
 }
 
@@ -46,6 +49,13 @@ METHOD_LABELS = {m: f"{m}: {name}" for m, name in words.METHOD_NAMES.items()}
 
 #: Session-state key of each sidebar widget (stable across reruns and pages).
 KEYS = {name: f"flt_{name}" for name in FIELD_LABELS if name != "exclude_studies"}
+
+KEY_FOLLOWUP_MONTHS = "flt_followup_months"
+
+#: The scale choices and the follow-up rules in words (values of FilterSpec.scale / the rule widget).
+SCALE_LABELS = {"auto": "Automatic: the scale that keeps the most trials",
+                "SMD": "SMD (binary results converted, Chinn 2000)", "ratio": "Ratio (binary results only)"}
+FOLLOWUP_LABELS = {"longest": "The longest", "shortest": "The shortest", "nearest": "The one nearest a chosen time"}
 
 KEY_METHOD = "opt_method"
 
@@ -80,7 +90,7 @@ KEY_PAGE = "_page"  # url path of the page this run shows ("" for the default pa
 
 #: Pages a link may name with `page=` (url path -> script), besides their own address.
 LINK_PAGES = {"present": "pages/present.py", "overview": "pages/overview.py", "explore": "pages/explore.py",
-              "evidence_map": "pages/evidence_map.py", "sensitivity": "pages/sensitivity.py",
+              "evidence_map": "pages/evidence_map.py", "reviews": "pages/reviews.py", "sensitivity": "pages/sensitivity.py",
               "subgroups": "pages/subgroups.py", "small_study": "pages/small_study.py", "data": "pages/data.py",
               "about": "pages/about.py"}
 
@@ -121,6 +131,10 @@ def _spec_from_state() -> FilterSpec:
     kwargs["dataset"] = ss.get(KEYS["dataset"]) or "shipped"
     kwargs["include_flagged"] = bool(ss.get(KEYS["include_flagged"], True))
     kwargs["exclude_studies"] = tuple(ss.get(KEY_EXCLUDED) or ())
+    kwargs["review"] = ss.get(KEYS["review"]) or None
+    kwargs["scale"] = ss.get(KEYS["scale"]) or "auto"
+    rule = ss.get(KEYS["followup"]) or "longest"
+    kwargs["followup"] = ss.get(KEY_FOLLOWUP_MONTHS, 6.0) if rule == "nearest" else rule
     return FilterSpec(**kwargs)
 
 def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | None = None) -> None:
@@ -141,6 +155,12 @@ def _state_from_spec(spec: FilterSpec, method: str | None = None, hk: bool | Non
     ss[KEYS["dataset"]] = spec.dataset
     ss[KEYS["include_flagged"]] = spec.include_flagged
     ss[KEY_EXCLUDED] = tuple(spec.exclude_studies)
+    ss[KEYS["review"]] = spec.review or ""
+    ss[KEYS["scale"]] = spec.scale
+    if spec.followup in FOLLOWUP_LABELS:
+        ss[KEYS["followup"]] = spec.followup
+    else:
+        ss[KEYS["followup"]], ss[KEY_FOLLOWUP_MONTHS] = "nearest", float(spec.followup)
     if method is not None:
         ss[KEY_METHOD] = method
     if hk is not None:
@@ -165,6 +185,7 @@ def read_url_once() -> None:
     share_values = params_all.pop("share", None)  # a share link's token: never part of the view, never written back
     share = share_values[0] if share_values else None
     vocab = {f: choices(f) for f in ("outcome",) + CATEGORICAL_FIELDS}
+    vocab["review"] = list(review_options())
     spec, notices = FilterSpec.from_query_params(params_all, vocab)
     params, _ = collapse_query_params(params_all)  # its notices are already in ``notices``
     notices = list(notices)
@@ -302,6 +323,13 @@ def _ensure_defaults() -> None:
     ss.setdefault(KEYS["dataset"], "shipped")
     ss.setdefault(KEYS["include_flagged"], True)
     ss.setdefault(KEY_EXCLUDED, ())
+    if ss.get(KEYS["review"]) not in review_options():
+        ss[KEYS["review"]] = ""
+    if ss.get(KEYS["scale"]) not in SCALE_LABELS:
+        ss[KEYS["scale"]] = "auto"
+    if ss.get(KEYS["followup"]) not in FOLLOWUP_LABELS:
+        ss[KEYS["followup"]] = "longest"
+    ss.setdefault(KEY_FOLLOWUP_MONTHS, 6.0)
     ss.setdefault(KEY_METHOD, "REML")
     ss.setdefault(KEY_HK, False)
 
@@ -349,6 +377,7 @@ def app_pages() -> list:
         st.Page("pages/small_study.py", title="Small-study effects", icon=":material/filter_alt:",
                 url_path="small_study"),
         st.Page("pages/present.py", title="Present", icon=":material/co_present:", url_path="present"),
+        st.Page("pages/reviews.py", title="Reviews", icon=":material/library_books:", url_path="reviews"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
     ]

@@ -1,4 +1,4 @@
-"""Data: the trials and their coverage, what published reviews found, and the import of a user's sheet
+"""Data: the trials and their coverage, and the import of a user's sheet
 (extraction template or the Metapsy standard) as a separate dataset with a row-by-row problem report."""
 
 import streamlit as st
@@ -29,14 +29,9 @@ def _coverage(key: str):
     return coverage.coverage_table(ui.connection())
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _reviews(key: str):
-    return coverage.review_findings(None, ui.connection())
-
-
 key = ui.dataset_version() + ui.store_metadata().get("content_hash", "")
-trials_tab, coverage_tab, reviews_tab, import_tab = st.tabs(
-    ["Trials", "Coverage", "What reviews found", "Add your own trials"])
+st.caption("What published reviews found, and how their results compare with ours, is on the **Reviews** page.")
+trials_tab, coverage_tab, import_tab = st.tabs(["Trials", "Coverage", "Add your own trials"])
 
 with trials_tab:
     overview = _overview(key)
@@ -52,16 +47,6 @@ with coverage_tab:
                 "evidence here cannot answer yet.")
     st.dataframe(_coverage(key), hide_index=True, width="stretch")
     ui.download_table(_coverage(key), "coverage", "coverage", "Coverage (CSV)")
-
-with reviews_tab:
-    st.markdown("Pooled results as published by systematic reviews, with their AMSTAR 2 rating where the 2024 "
-                "umbrella review (Cooper et al.) gave one — most were rated low or critically low. Reviews "
-                "differ in sign convention; each row says which way it runs.")
-    findings = _reviews(key)
-    st.dataframe(findings, hide_index=True, width="stretch", height=480,
-                 column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
-    ui.download_table(findings, "review_results", "review_results", "Review results (CSV)")
-
 
 def _show_problems(problems, title: str) -> None:
     """The problem report, capped: counts by kind, the first problems by row, the full list as a CSV download."""

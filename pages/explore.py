@@ -14,7 +14,7 @@ ui.show_url_notices()
 analysis = ui.analysis_or_stop(view, warn_catch_all=False)  # its caution box lists it
 side = analysis.favours.side
 st.caption(f"{analysis.description}. {analysis.favours}."
-           + (f" {analysis.scale_note}" if analysis.scale_note else ""))
+           + (f" {analysis.scale_note}" if analysis.scale_note else "") + f" {analysis.followup_rule}")
 ui.download_code(view)
 
 
@@ -99,7 +99,8 @@ with st.expander("What do I², τ² and the prediction interval mean?"):
 
 st.subheader("Studies")
 st.dataframe(table.drop(columns=["Exclude"]).assign(Excluded=table["Exclude"]), hide_index=True, width="stretch")
-ui.download_table(analysis.effects, f"effects_{view.spec.outcome}", "effects", "Effects used (CSV)")
+ui.download_table(analysis.effects.assign(followup_rule=analysis.followup_rule, scale_choice=view.spec.scale),
+                  f"effects_{view.spec.outcome}", "effects", "Effects used (CSV)")
 
 if len(analysis.excluded):
     with st.expander(f"{len(analysis.excluded)} matching result(s) not pooled, and why"):
@@ -113,6 +114,7 @@ if len(reviews):
         st.dataframe(reviews, hide_index=True, width="stretch",
                      column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
 with st.expander("How one result per study is chosen"):
+    st.markdown(analysis.followup_rule)
     st.markdown(analysis.selection_rule)
     st.markdown(analysis.orientation_rule)
     for note in analysis.notes:

@@ -13,7 +13,8 @@ Inputs
   shared extraction schema (``data/raw/EXTRACTION_SCHEMA.md``), one per study x comparison x outcome x
   timepoint x source.
 - ``data/raw/white2020_trials.csv`` / ``white2020_pooled.csv``: White et al. 2020's own coding and pooled results.
-- ``data/raw/reviews*.csv``, ``data/raw/review_results*.csv``: review-level evidence.
+- ``data/raw/reviews*.csv``, ``data/raw/review_results*.csv``: review-level evidence;
+  ``data/raw/review_membership*.csv``: which trials each review included (-> ``data/review_trials.csv``).
 - ``data/raw/verification*.csv``: the second, independent reads of each numeric row (one file per pass).
 - ``data/curation/*.csv``: every judgement made here, as data with a stated reason:
   ``controlled_lists.csv`` (the vocabularies), ``study_aliases.csv`` (one trial under two ids),
@@ -93,6 +94,10 @@ REVIEW_RESULTS_COLUMNS = (
     "effect_type estimate ci_low ci_high reported_sign p_value i2 q q_p comparator source_url source_location "
     "source_quote raw_file raw_row note"
 ).split()
+REVIEW_TRIALS_COLUMNS = (
+    "membership_id review_id trial_id study_id review_label analysis source_url source_location source_quote "
+    "raw_file raw_row"
+).split()
 
 WHITE_URL = "https://bmcpsychiatry.biomedcentral.com/articles/10.1186/s12888-020-02923-3"
 WHITE_SETTING = {
@@ -107,7 +112,9 @@ ROB_ORDER = ("low", "unclear", "some concerns", "high")
 BORDERLINE_DELIVERERS = {"near-peer", "community health worker", "mutual support",
                          "professional with peer co-facilitation"}
 OVERRIDABLE_EFFECT_COLUMNS = {"reported_sign", "score_type", "shared_control", "shared_arm", "comparison", "flags",
-                              "duplicate_group", "comparator", "outcome"}
+                              "duplicate_group", "comparator", "outcome", "reported_effect_type"}
+#: The effect types a hand coding may give a reported ratio (its number is never changed, only what it is).
+RATIO_RENAMES = {"IRR", "HR"}
 # Derivation kinds that make a number something other than what the source printed (flag "derived");
 # a number printed elsewhere on the page, a weeks->months timepoint or a restated sign is not flagged.
 FLAGGED_DERIVATION_KINDS = {"back-calculated", "other-source", "se-to-sd", "ci-from-p"}
@@ -447,6 +454,9 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
     """One effects row per raw row with an outcome number, with its provenance, sign, flags and verification."""
     codings = defaultdict(dict)
     for c in cur["effect_codings"]:
+        if c["column"] == "reported_effect_type" and c["value"] not in RATIO_RENAMES:
+            problems.append(f"effect_codings.csv: reported_effect_type may only be set to {sorted(RATIO_RENAMES)} "
+                            f"(a ratio the source printed under another name), got {c['value']!r}")
         if c["column"] not in OVERRIDABLE_EFFECT_COLUMNS:
             problems.append(f"effect_codings.csv: column {c['column']!r} cannot be set by hand "
                             f"(only {sorted(OVERRIDABLE_EFFECT_COLUMNS)}; numbers are never overridden)")
@@ -475,7 +485,8 @@ def build_effects(rows: list[RawRow], cur: dict, verification: dict, problems: l
             "higher_is_better": c["higher_is_better"],
             "timepoint_months": c["timepoint_months"],
             **{col: c[col] for col in OUTCOME_NUMBERS},
-            "reported_effect_type": c["reported_effect_type"],
+            # a hand coding may only re-name the kind of ratio a source printed (a rate ratio it called RR)
+            "reported_effect_type": manual.get("reported_effect_type") or c["reported_effect_type"],
             "risk_of_bias": c["risk_of_bias"], "measure_note": c["measure_note"],
         }
         e["reported_sign"] = manual.get("reported_sign") or _default_sign(c)
@@ -681,6 +692,32 @@ def build_reviews(raw_dir: Path, cur, problems):
         results.append(_review_result(f"R-white2020_pooled-{i:03d}", row, "white2020_pooled.csv", i,
                                       outcome_map, signs, problems))
     return reviews, results
+
+
+def build_review_trials(raw_dir: Path, studies: dict[str, dict], aliases: dict[str, str], review_ids: set[str],
+                        problems: list[str]) -> list[dict]:
+    """Which trials each review included (``review_membership*.csv``), one row per review and trial.
+
+    ``trial_id`` is the id the trial goes by (aliases merged); ``study_id`` repeats it when the trial is in
+    studies.csv and stays empty when it is not (the review's trials we lack stay listed, never dropped).
+    """
+    out, seen = [], {}
+    for name in sorted(p.name for p in raw_dir.glob("review_membership*.csv")):
+        for i, r in enumerate(read_csv(raw_dir / name), start=1):
+            trial = aliases.get(r["study_id"], r["study_id"])
+            key = f"M-{r['review_id']}-{trial}"
+            if r["review_id"] not in review_ids:
+                problems.append(f"{name} row {i}: review {r['review_id']!r} is not in the review files")
+            if key in seen:
+                problems.append(f"{name} row {i}: {trial} is listed twice for {r['review_id']} (row {seen[key]})")
+                continue
+            seen[key] = i
+            out.append({"membership_id": key, "review_id": r["review_id"], "trial_id": trial,
+                        "study_id": trial if trial in studies else "", "review_label": r["review_label"],
+                        "analysis": r["analysis"], "source_url": r["source_url"],
+                        "source_location": r["source_location"], "source_quote": r["source_quote"],
+                        "raw_file": name, "raw_row": i})
+    return out
 
 
 def _review_sign(signs: dict, review_id: str, label: str, estimate: str) -> str:
@@ -896,6 +933,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
             problems.append(f"{e['effect_id']}: outcome {e['outcome']!r} is not in the controlled list")
     finalise_flags(studies, effects)
     reviews, results = build_reviews(raw_dir, cur, problems)
+    review_trials = build_review_trials(raw_dir, studies, aliases, {r["review_id"] for r in reviews}, problems)
     if problems:
         raise CurationError(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     out = {
@@ -905,6 +943,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         "effects": sorted(effects, key=lambda e: e["effect_id"]),
         "reviews": sorted(reviews, key=lambda r: r["review_id"]),
         "review_results": sorted(results, key=lambda r: r["result_id"]),
+        "review_trials": sorted(review_trials, key=lambda r: r["membership_id"]),
     }
     if write:
         write_csv(data_dir / "vocab.csv", ["field", "value", "label", "description", "sort_order"], out["vocab"])
@@ -913,6 +952,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         write_csv(data_dir / "effects.csv", EFFECTS_COLUMNS, out["effects"])
         write_csv(data_dir / "reviews.csv", REVIEWS_COLUMNS, out["reviews"])
         write_csv(data_dir / "review_results.csv", REVIEW_RESULTS_COLUMNS, out["review_results"])
+        write_csv(data_dir / "review_trials.csv", REVIEW_TRIALS_COLUMNS, out["review_trials"])
     return out
 
 

@@ -18,7 +18,7 @@ import stats
 
 from evidence import query
 from evidence.analysis.data import EffectData
-from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, EffectSet, effect_set
+from evidence.analysis.selection import ORIENTATION_RULE, SELECTION_RULE, EffectSet, effect_set, followup_rule_words
 from evidence.core.errors import InvalidChoice, NoMatchingStudies
 from evidence.core.filters import FilterSpec
 from evidence.core.measures import Favours, measure
@@ -46,7 +46,7 @@ class Analysis:
     pooled : stats.PooledEstimate or None
         The pooled result (``k = 1``: the single study's own estimate, nothing pooled).
     effect_measure : str
-        ``"SMD"``, ``"logRR"`` or ``"logOR"``.
+        ``"SMD"``, ``"logRR"``, ``"logOR"``, ``"logIRR"`` or ``"logHR"``.
     favours : evidence.core.measures.Favours
         Which side favours peer support (``.side``, ``.benefit_sign``; ``str()`` gives the sentence).
     description : str
@@ -64,6 +64,11 @@ class Analysis:
     selection_rule, orientation_rule : str
         The stated rules, for display.
     """
+
+    @property
+    def followup_rule(self) -> str:
+        """The follow-up rule applied (``spec.followup``), in words."""
+        return followup_rule_words(self.spec.followup)
 
     spec: FilterSpec
     effect_set: EffectSet = field(repr=False)

@@ -5,7 +5,7 @@ From the filtered effect rows (:func:`evidence.query.candidate_rows`) this modul
 1. classifies each row by what it can give: arm means/SDs, arm events, a
    reported effect with its 95% CI (SMD/g/d, RR or OR), or a reported mean
    difference with its 95% CI and both arm Ns;
-2. chooses the scale of the analysis (:func:`_scale_from_summary`);
+2. chooses the scale of the analysis (:func:`_choose_scale`);
 3. picks one row per study by the stated rule (:data:`SELECTION_RULE`) and
    records why (``selection_reason``);
 4. computes ``yi``/``vi`` with :mod:`stats` (never with formulas of its own);
@@ -31,10 +31,13 @@ Rules (also shown to users, see :data:`ORIENTATION_RULE` and :data:`SELECTION_RU
   favour peer support. If the rows disagree on whether the event is good or bad,
   odds ratios of the minority are inverted (odds of not having the event); risk
   ratios cannot be inverted that way, so such rows are left out with a reason.
-* An outcome with both continuous and binary results is analysed as SMD; binary
-  rows become log odds ratios and are converted with Chinn's factor
-  (√3/π; Chinn 2000; Cochrane Handbook 10.6). Reported risk ratios cannot be
-  converted and are left out with a reason.
+* The scale (``FilterSpec.scale``, :func:`_choose_scale`): ``"auto"`` takes the
+  one that keeps the most trials, ``"SMD"`` keeps continuous and binary rows
+  (binary rows become log odds ratios converted with Chinn's factor, √3/π;
+  Chinn 2000; Cochrane Handbook 10.6; reported risk ratios cannot be converted
+  and are left out with a reason), ``"ratio"`` keeps binary rows only. The
+  choice and every trial left out for its scale are stated, never silent.
+  Rate ratios and hazard ratios are their own scales, never pooled as risk ratios.
 * Multi-arm trials: by default one comparison per trial is used (the first by
   :data:`COMPARATOR_PREFERENCE`). With ``multi_arm="split"`` every comparison is
   kept and the shared arm's N (and events) is divided equally between the
@@ -58,13 +61,13 @@ from evidence import query
 from evidence.store import connection
 from evidence.core.errors import InvalidChoice, OutcomeRequired
 from evidence.core.measures import Favours
-from evidence.core.filters import FilterSpec, vocabulary
+from evidence.core.filters import FilterSpec, followup_target, vocabulary
 from evidence.analysis.data import EffectData
 
 __all__ = [
     "effects", "effect_set", "effect_set_from_frame", "EffectSet", "EffectData", "classify_rows",
     "computed_vs_reported", "DEFAULT_TARGET_MONTHS", "COMPARATOR_PREFERENCE",
-    "SELECTION_RULE", "ORIENTATION_RULE", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
+    "SELECTION_RULE", "ORIENTATION_RULE", "followup_rule_words", "ROUNDING_TOLERANCE", "EFFECT_COLUMNS",
 ]
 
 #: Follow-up targeted when no window is chosen (months from randomisation); a stated default.
@@ -83,12 +86,13 @@ ENGINES = ("auto", "fresh")
 SELECTION_RULE = (
     "One row per trial: (1) the comparison against the least active control "
     "(usual care, waitlist, attention control, other, active, group CBT); (2) a result on the "
-    "analysis scale before one converted from a binary result; (3) the follow-up nearest the "
-    "target (the centre of the chosen follow-up window, else 6 months; the longer one on a tie; "
-    "unknown follow-up last); (4) the measure used by most trials for this outcome; (5) arm-level "
-    "data before a reported effect; (6) the primary paper before a review or database; (7) the "
-    "shipped dataset before an imported one; (8) a verified row before an unverified one; "
-    "(9) the lowest effect id."
+    "analysis scale before one converted from a binary result; (3) the follow-up the chosen rule "
+    "names: the longest (default), the shortest, or the one nearest a chosen number of months (the "
+    "longer on a tie); a follow-up whose months are not recorded comes after those that are, ranked "
+    "by the source's own words (short, medium, long term); (4) the measure used by most trials for "
+    "this outcome; (5) arm-level data before a reported effect; (6) the primary paper before a review "
+    "or database; (7) the shipped dataset before an imported one; (8) a verified row before an "
+    "unverified one; (9) the row listed first in its source (the lowest effect id: source file, then row)."
 )
 ORIENTATION_RULE = (
     "SMDs are oriented so that positive values favour peer support (signs reversed for "
@@ -117,9 +121,13 @@ _ROUTE_TEXT = {
     "reported_rr": "reported RR and 95% CI",
     "reported_or": "reported OR and 95% CI",
     "reported_md": "reported MD, 95% CI and arm Ns",
+    "reported_irr": "reported rate ratio and 95% CI",
+    "reported_hr": "reported hazard ratio and 95% CI",
 }
 #: Routes from a reported effect (arm data are preferred over them: step 5 of the selection rule).
-REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or")
+REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or", "reported_irr", "reported_hr")
+#: Ratio routes that are their own measures (pooled only on their own scale, never as risk ratios).
+OWN_RATIO_SCALES = {"logIRR": "reported_irr", "logHR": "reported_hr"}
 #: Routes on the SMD scale whose numbers are continuous (the others there are binary).
 CONTINUOUS_ROUTES = ("arm_continuous", "reported_smd", "reported_md")
 #: Conversion note of a row standardised from its reported mean difference.
@@ -143,17 +151,31 @@ REASONS = {
     "rr_on_or": "reported risk ratio cannot be pooled with odds ratios",
     "direction_minority": "the event points the other way from the other rows and a risk ratio cannot be inverted",
     "not_selected": "not selected: another row of this trial was used (see its selection reason)",
+    "continuous_on_ratio": "continuous result cannot be pooled on a ratio scale (choose the SMD scale to keep it)",
+    "rate_ratio": "rate ratio: its own measure, pooled only with other rate ratios (never as a risk ratio or SMD)",
+    "hazard_ratio": "hazard ratio: its own measure, pooled only with other hazard ratios (never as a risk ratio or SMD)",
+    "not_rate_ratio": "not a rate ratio: the analysis is on the rate-ratio scale",
+    "not_hazard_ratio": "not a hazard ratio: the analysis is on the hazard-ratio scale",
 }
 #: Routes usable on each scale.
 SCALE_ROUTES = {
     "SMD": ("arm_continuous", "reported_smd", "reported_md", "arm_binary", "reported_or"),
     "logRR": ("arm_binary", "reported_rr"),
     "logOR": ("arm_binary", "reported_or"),
+    "logIRR": ("reported_irr",),
+    "logHR": ("reported_hr",),
 }
 _OFF_SCALE = {("SMD", "reported_rr"): "rr_on_smd", ("logRR", "reported_or"): "or_on_rr",
-              ("logRR", "arm_continuous"): "no_numbers", ("logRR", "reported_smd"): "no_numbers",
+              ("logRR", "arm_continuous"): "continuous_on_ratio", ("logRR", "reported_smd"): "continuous_on_ratio",
+              ("logOR", "arm_continuous"): "continuous_on_ratio", ("logOR", "reported_smd"): "continuous_on_ratio",
               ("logOR", "reported_rr"): "rr_on_or", ("logRR", "reported_md"): "md_on_ratio",
-              ("logOR", "reported_md"): "md_on_ratio"}
+              ("logOR", "reported_md"): "md_on_ratio",
+              **{(s, "reported_irr"): "rate_ratio" for s in ("SMD", "logRR", "logOR", "logHR")},
+              **{(s, "reported_hr"): "hazard_ratio" for s in ("SMD", "logRR", "logOR", "logIRR")},
+              **{("logIRR", r): "not_rate_ratio" for r in ("arm_continuous", "arm_binary", "reported_smd",
+                                                         "reported_md", "reported_rr", "reported_or")},
+              **{("logHR", r): "not_hazard_ratio" for r in ("arm_continuous", "arm_binary", "reported_smd",
+                                                          "reported_md", "reported_rr", "reported_or")}}
 _EXCLUDED_COLUMNS = ["study_id", "effect_id", "reason", "kind"]
 _FLOAT_COLUMNS = ("yi", "vi", "sei", "ci_low", "ci_high", "display_estimate", "display_ci_low", "display_ci_high",
                   "n_ps", "n_ctl", "n_total", "timepoint_months")
@@ -175,7 +197,7 @@ class EffectSet:
         ``"unusable"`` (no poolable numbers on this scale) or ``"not selected"`` (another row of
         the same trial was used). Computed on first access.
     effect_measure : str
-        ``"SMD"``, ``"logRR"`` or ``"logOR"``.
+        ``"SMD"``, ``"logRR"``, ``"logOR"``, ``"logIRR"`` or ``"logHR"``.
     favours : evidence.core.measures.Favours
         Which side favours peer support (``.side``; ``str()`` gives the sentence).
     scale_note : str
@@ -469,8 +491,9 @@ def _classify_arrays(df) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore"):
         md_ok = md_n & ((n_ps + n_ctl) > 2)
     raw = np.select([arm_c, arm_b, rep & np.isin(rtype, list(SMD_TYPES)), rep & (rtype == "RR"),
-                     rep & (rtype == "OR"), md_ok],
-                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or", "reported_md"],
+                     rep & (rtype == "OR"), md_ok, rep & (rtype == "IRR"), rep & (rtype == "HR")],
+                    ["arm_continuous", "arm_binary", "reported_smd", "reported_rr", "reported_or", "reported_md",
+                     "reported_irr", "reported_hr"],
                     default="")
     has = raw != ""
     oriented = np.isin(raw, ["reported_smd", "reported_md"]) & np.isin(sign, ["positive_favours_ps",
@@ -504,6 +527,50 @@ def classify_rows(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.assign(**arrays)
     out["unusable_reason"] = [REASONS.get(c) if c else None for c in arrays["reason_code"]]
     return out
+
+
+_SCALE_WORDS = {"SMD": "the SMD scale", "logRR": "the risk-ratio scale", "logOR": "the odds-ratio scale",
+                "logIRR": "the rate-ratio scale", "logHR": "the hazard-ratio scale"}
+
+
+def _choose_scale(c: "_Cols", s: dict, choice: str) -> tuple[str, str, list[str]]:
+    """The analysis scale for a choice (``auto``, ``SMD``, ``ratio``), the sentence that states it, and the
+    trials with usable numbers only on the other scale (left out for their scale).
+
+    ``auto`` takes the scale that keeps the most trials; on a tie, the one needing no conversion (the ratio
+    when every usable row is binary, else SMD). The choice is always said, never made silently.
+    """
+    ratio = _scale_from_summary({**s, "n_continuous": 0}) if s["n_usable"] else "logRR"
+    route, sid = c.obj("route"), c.obj("study_id")
+    has = ~pd.isna(route)
+    on_ratio = has & _isin(route, SCALE_ROUTES[ratio])
+    keep = _majority(s, ratio) if ratio == "logRR" else None
+    if keep is not None:  # risk ratios of an event pointing the other way are left out (see effect_set)
+        on_ratio &= (c.boolean("higher_is_better") == keep).fillna(False).to_numpy(dtype=bool)
+    smd = {x for x in sid[has & _isin(route, SCALE_ROUTES["SMD"])] if x is not None}
+    rat = {x for x in sid[on_ratio] if x is not None}
+    for own, own_route in OWN_RATIO_SCALES.items():  # a set of rate (hazard) ratios only: their own scale
+        trials = {x for x in sid[has & (route == own_route)] if x is not None}
+        if len(trials) > len(rat):
+            ratio, rat = own, trials
+    if choice == "SMD":
+        scale = "SMD"
+    elif choice == "ratio":
+        scale = ratio
+    elif not s["n_usable"] or not rat:
+        scale = "SMD"
+    elif len(rat) != len(smd):
+        scale = ratio if len(rat) > len(smd) else "SMD"
+    else:
+        scale = ratio if not s["n_continuous"] else "SMD"
+    here, other = (smd, rat) if scale == "SMD" else (rat, smd)
+    other_name = _SCALE_WORDS[ratio if scale == "SMD" else "SMD"]
+    sentence = ""
+    if s["n_usable"] and (choice != "auto" or (smd and rat and here != other)):
+        how = "chosen" if choice != "auto" else "chosen automatically: it keeps the most trials"
+        sentence = (f"Scale: {_SCALE_WORDS[scale]} ({how}): {len(here)} trial(s); {other_name} would keep "
+                    f"{len(other)}.")
+    return scale, sentence, sorted(str(x) for x in (smd | rat) - here)
 
 
 def _scale_from_summary(s: dict) -> str:
@@ -583,10 +650,18 @@ def _selection_keys(df, scale: str, target: float) -> tuple[np.ndarray, np.ndarr
     c = _Cols.wrap(df)
     n = c.n
     t = c.num("timepoint_months")
+    known = ~np.isnan(t)
+    term = np.nan_to_num(c.num("timepoint_term")) if _has_column(c, "timepoint_term") else np.zeros(n)
     k_comp, k_primary = (c.num("k_comparator"), c.num("k_primary")) if c.has("k_primary") else _row_keys(c)
     k_native = ((scale == "SMD") & (c.obj("kind") == "binary")).astype(float)
-    k_time = np.where(np.isnan(t), np.inf, np.abs(t - target))
-    k_long = np.where(np.isnan(t), np.inf, -t)
+    # target: +inf = the longest follow-up, -inf = the shortest, else the months to aim at (longer on a tie);
+    # rows without months come last, ranked by the source's words (term 1-3; 0 = none, ranked last)
+    if target == np.inf:
+        k_time, k_long = np.where(known, -t, np.inf), np.where(known, 0.0, -term)
+    elif target == -np.inf:
+        k_time, k_long = np.where(known, t, np.inf), np.where(known, 0.0, np.where(term > 0, term, np.inf))
+    else:
+        k_time, k_long = np.where(known, np.abs(t - target), np.inf), np.where(known, -t, -term)
     m_codes, s_codes = _codes(c, "measure"), _codes(c, "study_id")
     pairs = _unique_pairs(m_codes, s_codes)
     use = np.bincount(pairs[:, 0], minlength=m_codes.max() + 1 if n else 0).astype(float)
@@ -655,6 +730,35 @@ def _select(df: pd.DataFrame, scale: str, target: float, multi_arm: str) -> tupl
     return chosen, df[["study_id", "effect_id"]].iloc[rest]
 
 
+_TERM_WORDS = {1: "short term", 2: "medium term", 3: "long term"}
+
+
+def followup_rule_words(rule: str) -> str:
+    """The follow-up rule of a :class:`FilterSpec` (``spec.followup``) as a sentence for pages and exports."""
+    lead = {"longest": "each trial's longest follow-up", "shortest": "each trial's shortest follow-up"}.get(
+        rule, f"the follow-up nearest {rule} months (the longer on a tie)")
+    return (f"When a trial reports several follow-ups, {lead} is used; follow-ups without months come after "
+            "those with, ranked by the source's words (short, medium, long term).")
+
+
+def _has_column(c: "_Cols", name: str) -> bool:
+    """A computed column or one of the frame's own (older stores' rows may lack e.g. ``timepoint_term``)."""
+    return c.has(name) or name in c._df.columns
+
+
+def _followup_words(months: float, term: float, target: float, extra: str) -> str:
+    """Why a follow-up was chosen, in the words of the rule (``target``: see :func:`_selection_keys`)."""
+    if np.isnan(months):
+        rule = "longest" if target == np.inf else "shortest" if target == -np.inf else "longer"
+        return (f"follow-up '{_TERM_WORDS.get(int(term), 'unknown')}' as the source words it (months not recorded), "
+                f"the {rule} of the rows without months")
+    if target == np.inf:
+        return f"the longest follow-up ({months:g} months)"
+    if target == -np.inf:
+        return f"the shortest follow-up ({months:g} months)"
+    return f"follow-up {months:g} months nearest the {target:g}-month target{extra}"
+
+
 def _reasons(chosen, target: float) -> np.ndarray:
     """``selection_reason`` for every chosen row, from the deciding step of the rule."""
     c = _Cols.wrap(chosen)
@@ -681,7 +785,7 @@ def _reasons(chosen, target: float) -> np.ndarray:
         "k_primary": "primary paper preferred over a review or database",
         "k_dataset": "shipped data preferred over an imported dataset",
         "k_verified": "verified row preferred over an unverified one",
-        "effect_id": "rows otherwise equal; lowest effect id",
+        "effect_id": "rows otherwise equal; the row listed first in its source (lowest effect id)",
     }
     codes, steps = pd.factorize(d)
     mask = {step: codes == i for i, step in enumerate(steps)}
@@ -694,13 +798,12 @@ def _reasons(chosen, target: float) -> np.ndarray:
         words = {x: f"comparison against {x if x is not None else 'an unstated control'} preferred "
                     "(least active control first)" for x in set(comparator)}
         text[m] = [words[x] for x in comparator]
+    terms = c.num("timepoint_term")[idx] if _has_column(c, "timepoint_term") else np.zeros(len(idx))
     for key, extra in (("k_time", ""), ("k_time_long", " (the longer of two equally near)")):
         m = mask.get(key, none)
         if m.any():
-            values, inv = np.unique(c.num("timepoint_months")[idx][m], return_inverse=True)
-            words = [f"follow-up {'unknown' if np.isnan(v) else f'{v:g} months'} nearest the {target:g}-month "
-                     f"target{extra}" for v in values]
-            text[m] = np.array(words, dtype=object)[inv.ravel()]
+            pairs = list(zip(c.num("timepoint_months")[idx][m].tolist(), np.nan_to_num(terms[m]).tolist()))
+            text[m] = [_followup_words(v, term, target, extra) for v, term in pairs]
     m = mask.get("k_measure", none)
     if m.any():
         pairs = list(zip(c.obj("measure")[idx][m], c.num("measure_use")[idx][m].astype(int).tolist()))
@@ -786,13 +889,13 @@ def _compute(sel, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]
     if m.any():
         func = stats.log_risk_ratio if scale == "logRR" else stats.log_odds_ratio
         put(m, _quiet(func, c.num("events_ps_used")[m], n_ps[m], c.num("events_ctl_used")[m], n_ctl[m]))
-    m = c.is_in("route", ("reported_rr", "reported_or"))
+    m = c.is_in("route", ("reported_rr", "reported_or", "reported_irr", "reported_hr"))
     if m.any():
         put(m, _quiet(stats.from_confidence_interval, c.num("reported_effect")[m],
                       c.num("reported_ci_low")[m], c.num("reported_ci_high")[m], ratio=True))
 
     reported = c.is_in("route", REPORTED_ROUTES)
-    binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or"))
+    binary = c.is_in("route", ("arm_binary", "reported_rr", "reported_or", "reported_irr", "reported_hr"))
     if reported.any():
         sign = np.where(c.isna("reported_sign"), "ps_minus_ctl", c.obj("reported_sign")).astype(object)
         pos = reported & (sign == "positive_favours_ps")
@@ -938,10 +1041,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         raise InvalidChoice("multi_arm", multi_arm, MULTI_ARM_CHOICES)
     if engine not in ENGINES:
         raise InvalidChoice("engine", engine, ENGINES)
-    if target_months is None:
-        target_months = (sum(spec.timepoint_months) / 2.0 if spec.timepoint_months is not None
-                         else DEFAULT_TARGET_MONTHS)
-    target = float(target_months)
+    target = float(target_months) if target_months is not None else followup_target(spec.followup)
     conns = connection.dataset_connections(spec.dataset, con, uploads_dir)
     if len(conns) == 1 and engine != "fresh":
         name, c = conns[0]
@@ -956,7 +1056,7 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         cand.add(**_classify_arrays(cand))
     route, kind = cand.obj("route"), cand.obj("kind")
     summary = _summary_from_cols(cand)
-    scale = _scale_from_summary(summary)
+    scale, scale_choice, left_for_scale = _choose_scale(cand, summary, spec.scale)
     keep = _majority(summary, scale)
     usable = _isin(route, SCALE_ROUTES[scale])
     if keep is not None and scale == "logRR":
@@ -1024,11 +1124,18 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     n_chinn = sum(1 for x in kept[kept != ""] if "Chinn" in x)
     scale_note = ""
     if n_chinn:
-        scale_note = (f"This outcome mixes continuous and binary results: {n_chinn} binary "
-                      "result(s) were converted from log odds ratios to SMDs by Chinn's method "
-                      "(×√3/π; Cochrane Handbook 10.6).")
+        lead = "This outcome mixes continuous and binary results: " if summary["n_continuous"] else "On the SMD scale, "
+        scale_note = (f"{lead}{n_chinn} binary result(s) were converted from log odds ratios to SMDs by Chinn's "
+                      "method (×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
-        scale_note = f"Binary results pooled as {'risk' if scale == 'logRR' else 'odds'} ratios on the log scale."
+        kind = {"logRR": "Binary results pooled as risk", "logOR": "Binary results pooled as odds",
+                "logIRR": "Rate ratios (events per person-time) pooled as rate",
+                "logHR": "Hazard ratios pooled as hazard"}[scale]
+        scale_note = f"{kind} ratios on the log scale."
+    if left_for_scale:
+        scale_choice += (f" {len(left_for_scale)} trial(s) left out for their scale (no result on "
+                         f"{_SCALE_WORDS[scale]}): {', '.join(left_for_scale)}; the reasons are in the not-pooled list.")
+    scale_note = " ".join(x for x in (scale_note, scale_choice.strip()) if x)
     return EffectSet(data, lambda: _build_frame(final, scale, level, multi_arm), excluded, scale,
                      Favours.for_scale(scale, ratio_direction), scale_note, notes, target, summary["n_rows"])
 

@@ -22,6 +22,8 @@ from typing import Iterable, Mapping
 
 from evidence.core.params import collapse, notice_ignored
 from evidence.core.params import short as _short
+from .choices import (CHOICE_KEYS, FOLLOWUP_RULES, REVIEW_ID_PATTERN, SCALES, choice_words, followup_rule,
+                      followup_target, parse_choice, review_name)
 
 __all__ = [
     "FilterSpec",
@@ -37,6 +39,11 @@ __all__ = [
     "vocabulary",
     "where_clause",
     "describe",
+    "review_name",
+    "SCALES",
+    "FOLLOWUP_RULES",
+    "followup_target",
+    "REVIEW_ID_PATTERN",
 ]
 
 #: Fields holding a tuple of allowed values from the controlled lists (vocab.csv field = same name).
@@ -47,7 +54,7 @@ CATEGORICAL_FIELDS: tuple[str, ...] = (
 
 #: Order in which filters are applied when looking for the one that emptied the set.
 FILTER_ORDER: tuple[str, ...] = (
-    "outcome", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
+    "outcome", "review", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
     "org_support", "peer_deliverer", "comparator", "risk_of_bias", "timepoint_months",
     "year", "exclude_studies", "include_flagged",
 )
@@ -69,6 +76,7 @@ COLUMNS: dict[str, str] = {
     "timepoint_months": "e.timepoint_months",
     "year": "s.year",
     "exclude_studies": "s.study_id",
+    "review": "s.study_id",
 }
 
 #: Query keys the app uses beside the filter (never reported as unknown).
@@ -151,10 +159,17 @@ class FilterSpec:
         Inclusive range of publication years.
     exclude_studies : tuple of str
         Study ids to leave out (e.g. from leave-one-out exploration).
+    review : str or None
+        Include only the trials this review included (``review_trials``; an include-only filter).
     dataset : str
         ``"shipped"``, the name of an imported dataset, or ``"all"`` (shipped plus every import).
     include_flagged : bool
         When false, leave out trials with any flag and rows whose numbers were derived.
+    scale : {"auto", "SMD", "ratio"}
+        The analysis scale when a set holds binary and continuous rows: ``"auto"`` keeps the most trials.
+    followup : str
+        Which follow-up of a trial with several: ``"longest"`` (default), ``"shortest"``, or a number of
+        months (the nearest; the longer on a tie).
     """
 
     outcome: str | None = None
@@ -169,10 +184,13 @@ class FilterSpec:
     comparator: tuple[str, ...] = ()
     risk_of_bias: tuple[str, ...] = ()
     exclude_studies: tuple[str, ...] = ()
+    review: str | None = None
     timepoint_months: tuple[float, float] | None = None
     year: tuple[int, int] | None = None
     dataset: str = "shipped"
     include_flagged: bool = True
+    scale: str = "auto"
+    followup: str = "longest"
 
     def __post_init__(self) -> None:
         # Accept lists/strings from callers; store canonical, hashable tuples.
@@ -186,6 +204,14 @@ class FilterSpec:
         elif self.outcome is not None:
             object.__setattr__(self, "outcome", _clean(str(self.outcome)))
         object.__setattr__(self, "dataset", _clean(str(self.dataset)))
+        object.__setattr__(self, "followup", followup_rule(self.followup))
+        if self.scale not in SCALES:
+            from .errors import InvalidChoice
+            raise InvalidChoice("scale", self.scale, SCALES)
+        if not self.review:
+            object.__setattr__(self, "review", None)
+        else:
+            object.__setattr__(self, "review", _clean(str(self.review)))
 
     # -- SQL and words ---------------------------------------------------
     def where(self, *, skip: Iterable[str] = ()) -> tuple[str, list]:
@@ -223,6 +249,8 @@ class FilterSpec:
             values = getattr(self, name)
             if values:
                 out[name] = ",".join(_escape(v) for v in values)
+        if self.review is not None:
+            out["review"] = _escape(self.review)
         if self.timepoint_months is not None:
             out["timepoint_months"] = ",".join(_fmt_number(v) for v in self.timepoint_months)
         if self.year is not None:
@@ -231,6 +259,10 @@ class FilterSpec:
             out["dataset"] = self.dataset
         if not self.include_flagged:
             out["include_flagged"] = "0"
+        if self.scale != "auto":
+            out["scale"] = self.scale
+        if self.followup != "longest":
+            out["followup"] = self.followup
         return out
 
     @classmethod
@@ -278,6 +310,11 @@ class FilterSpec:
                 kwargs[key] = tuple(dict.fromkeys(v for v in values if STUDY_ID_PATTERN.match(v)))
                 notice_ignored(notices, "study id", [v for v in values if not STUDY_ID_PATTERN.match(v)],
                                 "not a study identifier", where=" in exclude_studies")
+            elif key in CHOICE_KEYS:
+                value, notice = parse_choice(key, _unescape_all(text), allowed.get("review"))
+                if value is not None:
+                    kwargs[key] = value
+                notices += [notice] if notice else []
             elif key in ("timepoint_months", "year"):
                 rng = _parse_range(text, float if key == "timepoint_months" else int)
                 if rng is None:
@@ -365,6 +402,9 @@ def conditions(spec: FilterSpec) -> list[tuple[str, str, list]]:
         values = getattr(spec, name)
         if values:
             out.append((name, f"{COLUMNS[name]} IN ({', '.join('?' * len(values))})", list(values)))
+    if spec.review is not None:
+        # in_review() is a macro of the store's schema (schema.sql): the membership subquery lives there.
+        out.append(("review", f"in_review(?, {COLUMNS['review']})", [spec.review]))
     if spec.exclude_studies:
         out.append(("exclude_studies", f"{COLUMNS['exclude_studies']} NOT IN "
                                        f"({', '.join('?' * len(spec.exclude_studies))})",
@@ -436,7 +476,10 @@ def describe(spec: FilterSpec, n: int | None = None, unit: str = "trials") -> st
         bits.append("excluding " + ", ".join(spec.exclude_studies))
     if not spec.include_flagged:
         bits.append("flagged trials and derived numbers left out")
+    bits += choice_words(spec.scale, spec.followup)
     if spec.dataset != "shipped":
         bits.append("all datasets" if spec.dataset == "all" else f"dataset = {spec.dataset}")
     head = f"{n} {unit if n != 1 else unit.rstrip('s')}" if n is not None else unit.capitalize()
+    if spec.review is not None:
+        head += f" included in {review_name(spec.review)}"
     return head + (" where " + " and ".join(bits) if bits else " (no filters)")

@@ -26,13 +26,13 @@ class Measure:
     Attributes
     ----------
     name : str
-        The analysis scale: ``"SMD"``, ``"logRR"`` or ``"logOR"``.
+        The analysis scale: ``"SMD"``, ``"logRR"``, ``"logOR"``, ``"logIRR"`` (rate ratio) or ``"logHR"``.
     label : str
         Short name for headline metrics, e.g. ``"Risk ratio"``.
     axis_title : str
         The x-axis title of charts.
     ratio_name : str or None
-        ``"risk ratio"`` / ``"odds ratio"`` in running text; None for SMD.
+        ``"risk ratio"`` / ``"odds ratio"`` / ``"rate ratio"`` / ``"hazard ratio"`` in running text; None for SMD.
     """
 
     name: str
@@ -62,6 +62,9 @@ MEASURES: dict[str, Measure] = {
     "SMD": Measure("SMD", "SMD (Hedges' g)", "Standardised mean difference (g)"),
     "logRR": Measure("logRR", "Risk ratio", "Risk ratio (peer support / control)", "risk ratio"),
     "logOR": Measure("logOR", "Odds ratio", "Odds ratio (peer support / control)", "odds ratio"),
+    # rate and hazard ratios are their own measures: pooled only with their own kind, never as risk ratios
+    "logIRR": Measure("logIRR", "Rate ratio", "Rate ratio (peer support / control)", "rate ratio"),
+    "logHR": Measure("logHR", "Hazard ratio", "Hazard ratio (peer support / control)", "hazard ratio"),
 }
 RATIO_MEASURES = frozenset(name for name, m in MEASURES.items() if m.is_ratio)
 SIDES = ("right", "left")

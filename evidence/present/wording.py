@@ -133,7 +133,7 @@ def magnitude_words(estimate: float, effect_measure: str = "SMD") -> str:
     if _is_ratio(effect_measure):
         ratio = math.exp(float(estimate))
         change = (ratio - 1.0) * 100.0
-        what = "risk" if effect_measure == "logRR" else "odds"
+        what = {"logRR": "risk", "logOR": "odds", "logIRR": "rate", "logHR": "hazard"}.get(effect_measure, "odds")
         if abs(change) < 0.5:
             return f"no difference in the {what}"
         return f"{abs(change):.0f}% {'higher' if change > 0 else 'lower'} {what}"

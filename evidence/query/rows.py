@@ -36,7 +36,17 @@ SELECT
     e.reported_sign, e.score_type, e.derived, e.derivation,
     COALESCE(e.risk_of_bias, s.risk_of_bias) AS risk_of_bias,
     e.verification, s.flags AS study_flags, e.flags AS effect_flags,
-    src.source_review, src.source_url, src.source_location, src.source_quote
+    src.source_review, src.source_url, src.source_location, src.source_quote,
+    -- the source's own words for a follow-up whose months are not recorded (Cochrane's "medium term"):
+    -- 1 short, 2 medium, 3 long term, 0 none; the selection ranks such rows by it, never by a guessed month
+    CASE WHEN e.timepoint_months IS NOT NULL THEN 0
+         WHEN regexp_matches(lower(COALESCE(src.source_location, '') || ' ' || COALESCE(src.source_quote, '')),
+                             'long[ -]term') THEN 3
+         WHEN regexp_matches(lower(COALESCE(src.source_location, '') || ' ' || COALESCE(src.source_quote, '')),
+                             'medium[ -]term') THEN 2
+         WHEN regexp_matches(lower(COALESCE(src.source_location, '') || ' ' || COALESCE(src.source_quote, '')),
+                             'short[ -]term') THEN 1
+         ELSE 0 END AS timepoint_term
 FROM effects e
 JOIN studies s ON s.study_id = e.study_id
 LEFT JOIN sources src ON src.source_id = e.source_id

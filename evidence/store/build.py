@@ -43,7 +43,7 @@ from evidence.store.validate import (  # noqa: F401  (re-exported: the build's p
 DEFAULT_DATA_DIR = _vocab.DEFAULT_DATA_DIR
 DEFAULT_DB_PATH = DEFAULT_DATA_DIR / "evidence.duckdb"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.sql"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: review_trials and the in_review() macro
 TABLE_COLUMNS = rules.TABLE_COLUMNS
 REQUIRED = rules.REQUIRED
 MIN_YEAR = rules.MIN_YEAR
@@ -320,10 +320,11 @@ def database_is_stale(data_dir: str | Path = DEFAULT_DATA_DIR, db_path: str | Pa
     if not db_path.is_file():
         return True
     try:
-        recorded = read_metadata(db_path).get("content_hash")
+        meta = read_metadata(db_path)
     except duckdb.Error:
         return True
-    return recorded != content_hash(data_dir)
+    # a store built by an older schema is stale too (its tables or macros may be missing)
+    return meta.get("content_hash") != content_hash(data_dir) or meta.get("schema_version") != SCHEMA_VERSION
 
 
 def ensure_database(data_dir: str | Path = DEFAULT_DATA_DIR, db_path: str | Path | None = None) -> BuildResult | None:

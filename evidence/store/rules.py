@@ -62,6 +62,11 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "p_value": TEXT, "i2": FLOAT, "q": FLOAT, "q_p": FLOAT, "comparator": TEXT, "source_url": TEXT,
         "source_location": TEXT, "source_quote": TEXT, "raw_file": TEXT, "raw_row": INT, "note": TEXT,
     },
+    "review_trials": {
+        "membership_id": TEXT, "review_id": TEXT, "trial_id": TEXT, "study_id": TEXT, "review_label": TEXT,
+        "analysis": TEXT, "source_url": TEXT, "source_location": TEXT, "source_quote": TEXT, "raw_file": TEXT,
+        "raw_row": INT,
+    },
 }
 #: Cells that must not be empty (NOT NULL in schema.sql).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -70,11 +75,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "effects": ("effect_id", "study_id", "source_id", "comparison", "outcome", "derived", "verification"),
     "reviews": ("review_id", "review_type", "raw_file"),
     "review_results": ("result_id", "review_id", "outcome_label", "raw_file", "raw_row"),
+    "review_trials": ("membership_id", "review_id", "trial_id", "raw_file", "raw_row"),
 }
 MIN_YEAR = 1950
 #: The CHECK's fixed upper year; the Python rule tightens it to next year (a CHECK cannot read the clock).
 MAX_YEAR_CHECK = 2100
-RATIO_TYPES = ("RR", "OR")
+RATIO_TYPES = ("RR", "OR", "IRR", "HR")  # risk, odds, rate and hazard ratios
+
+_RATIO_SQL = ", ".join(f"'{t}'" for t in RATIO_TYPES)
 
 _WHOLE = re.compile(r"[+-]?\d+,\d+")
 
@@ -254,7 +262,7 @@ def _ratio_rule(est: str, col: str, type_col: str, tables: tuple[str, ...]) -> R
     return Rule("ratio > 0", tables, col,
                 lambda f: f[type_col].isin(RATIO_TYPES) & (f[col] <= 0),
                 lambda r: f"a {r[type_col]} and its CI must be greater than 0, got {fmt(r[col])}",
-                f"{type_col} IS NULL OR {type_col} NOT IN ('RR', 'OR') OR {col} IS NULL OR {col} > 0")
+                f"{type_col} IS NULL OR {type_col} NOT IN ({_RATIO_SQL}) OR {col} IS NULL OR {col} > 0")
 
 
 def _ci_rules(est: str, lo: str, hi: str, type_col: str, tables: tuple[str, ...]) -> list[Rule]:
@@ -302,7 +310,11 @@ RULES: tuple[Rule, ...] = (
          lambda f: (f["year"] < MIN_YEAR) | (f["year"] > _next_year()),
          lambda r: f"{fmt(r['year'])} is outside {MIN_YEAR}–{_next_year()}",
          f"year BETWEEN {MIN_YEAR} AND {MAX_YEAR_CHECK}"),
-    _bound("raw_row", ("sources", "review_results"), low=1, sql="raw_row >= 1"),
+    _bound("raw_row", ("sources", "review_results", "review_trials"), low=1, sql="raw_row >= 1"),
+    Rule("membership names its trial", ("review_trials",), "study_id",
+         lambda f: f["study_id"].notna() & (f["study_id"] != f["trial_id"]),
+         lambda r: f"must equal trial_id ({r['trial_id']}) when given, got {r['study_id']}",
+         "study_id IS NULL OR study_id = trial_id"),
     _bound("timepoint_months", _EFFECTS, low=0, sql="timepoint_months >= 0"),
     *_arm_rules("ps"), *_arm_rules("ctl"),
     *_ci_rules("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type", _EFFECTS),
@@ -314,7 +326,7 @@ RULES: tuple[Rule, ...] = (
          lambda r: "give both CI bounds or neither", scope="sheet"),
     Rule("effect type needed", _EFFECTS, "reported_effect_type",
          lambda f: f["reported_effect"].notna() & f["reported_effect_type"].isna(),
-         lambda r: "required when reported_effect is given (SMD, g, d, MD, RR or OR)", scope="sheet"),
+         lambda r: "required when reported_effect is given (SMD, g, d, MD, RR, OR, IRR or HR)", scope="sheet"),
     Rule("sign needed", _EFFECTS, "reported_sign",
          lambda f: f["reported_effect_type"].notna() & f["reported_sign"].isna(),
          lambda r: "required when reported_effect_type is given",

@@ -114,10 +114,10 @@ CREATE TABLE effects (
     CHECK (reported_ci_low IS NULL OR reported_ci_high IS NULL OR reported_ci_low <= reported_ci_high),
     CHECK (reported_effect IS NULL OR reported_ci_low IS NULL OR reported_ci_low <= reported_effect),
     CHECK (reported_effect IS NULL OR reported_ci_high IS NULL OR reported_effect <= reported_ci_high),
-    -- Ratios live on (0, inf): a zero or negative RR/OR or CI bound is a transcription error.
-    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_effect IS NULL OR reported_effect > 0),
-    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_ci_low IS NULL OR reported_ci_low > 0),
-    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR') OR reported_ci_high IS NULL OR reported_ci_high > 0),
+    -- Ratios live on (0, inf): a zero or negative RR/OR/IRR/HR or CI bound is a transcription error.
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR reported_effect IS NULL OR reported_effect > 0),
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR reported_ci_low IS NULL OR reported_ci_low > 0),
+    CHECK (reported_effect_type IS NULL OR reported_effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR reported_ci_high IS NULL OR reported_ci_high > 0),
     -- A derived number must say how it was derived.
     CHECK (NOT derived OR (derivation IS NOT NULL AND length(trim(derivation)) > 0)),
     CHECK (NOT derived OR derivation_kind IS NOT NULL),
@@ -182,10 +182,31 @@ CREATE TABLE review_results (
     CHECK (ci_low IS NULL OR ci_high IS NULL OR ci_low <= ci_high),
     CHECK (estimate IS NULL OR ci_low IS NULL OR ci_low <= estimate),
     CHECK (estimate IS NULL OR ci_high IS NULL OR estimate <= ci_high),
-    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR estimate IS NULL OR estimate > 0),
-    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR ci_low IS NULL OR ci_low > 0),
-    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR') OR ci_high IS NULL OR ci_high > 0)
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR estimate IS NULL OR estimate > 0),
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR ci_low IS NULL OR ci_low > 0),
+    CHECK (effect_type IS NULL OR effect_type NOT IN ('RR', 'OR', 'IRR', 'HR') OR ci_high IS NULL OR ci_high > 0)
 );
+
+-- Which trials each review included (data/raw/review_membership*.csv): trial_id is the id the trial goes by;
+-- study_id repeats it when the trial is in our data and is NULL when it is not (listed, never dropped).
+CREATE TABLE review_trials (
+    membership_id   VARCHAR PRIMARY KEY,
+    review_id       VARCHAR NOT NULL REFERENCES reviews(review_id),
+    trial_id        VARCHAR NOT NULL,
+    study_id        VARCHAR REFERENCES studies(study_id),
+    review_label    VARCHAR,
+    analysis        VARCHAR,
+    source_url      VARCHAR,
+    source_location VARCHAR,
+    source_quote    VARCHAR,
+    raw_file        VARCHAR NOT NULL,
+    raw_row         INTEGER NOT NULL CHECK (raw_row >= 1),
+    UNIQUE (review_id, trial_id),
+    CHECK (study_id IS NULL OR study_id = trial_id)
+);
+
+-- The include-only filter review=<id> (evidence.core.filters): is the study one of the review's trials?
+CREATE MACRO in_review(rid, sid) AS sid IN (SELECT rt.study_id FROM review_trials rt WHERE rt.review_id = rid);
 
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
 -- the rule evidence.effects applies before choosing one row per study. A reported mean difference

@@ -21,7 +21,7 @@ from evidence.store import vocab as _vocab
 
 PRIMARY_KEYS = {
     "studies": "study_id", "sources": "source_id", "effects": "effect_id",
-    "reviews": "review_id", "review_results": "result_id",
+    "reviews": "review_id", "review_results": "result_id", "review_trials": "membership_id",
 }
 # (table, column) -> (referenced table, its key)
 FOREIGN_KEYS = {
@@ -29,8 +29,12 @@ FOREIGN_KEYS = {
     ("effects", "study_id"): ("studies", "study_id"),
     ("effects", "source_id"): ("sources", "source_id"),
     ("review_results", "review_id"): ("reviews", "review_id"),
+    ("review_trials", "review_id"): ("reviews", "review_id"),
+    ("review_trials", "study_id"): ("studies", "study_id"),
 }
-LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results")
+LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results", "review_trials")
+#: Tables whose CSV may be absent (an older data folder or an imported sheet): absent means no rows.
+OPTIONAL_TABLES = frozenset({"review_trials"})
 HASHED_FILES_GLOB = "*.csv"
 CHANGELOG = "CHANGELOG.md"
 _VERSION_RE = re.compile(r"^##\s+\[?(\d+\.\d+\.\d+)\]?", re.MULTILINE)
@@ -232,6 +236,9 @@ def validate_data_dir(data_dir: str | Path) -> tuple[list[Problem], dict[str, li
     vocabulary = _validate_vocab(data_dir, problems)
     tables: dict[str, list[dict]] = {}
     for table in LOAD_ORDER:
+        if table in OPTIONAL_TABLES and not (data_dir / f"{table}.csv").is_file():
+            tables[table] = []
+            continue
         recs = _validate_table(table, data_dir, vocabulary, problems)
         if recs is not None:
             tables[table] = recs

@@ -15,6 +15,7 @@ PAGES = {
     "Sensitivity": "pages/sensitivity.py",
     "Subgroups & moderators": "pages/subgroups.py",
     "Small-study effects": "pages/small_study.py",
+    "Reviews": "pages/reviews.py",
     "Data": "pages/data.py",
     "About": "pages/about.py",
 }

@@ -245,7 +245,7 @@ def test_every_page_handles_k0(path):
     if path == PAGES["Overview"]:  # every outcome: the filter empties depression, not necessarily the others
         shown = at.dataframe[0].value["Outcome"].tolist() if at.dataframe else []
         assert "Depression" not in shown
-    elif path not in ("pages/data.py", "pages/about.py"):
+    elif path not in ("pages/data.py", "pages/about.py", "pages/reviews.py"):
         assert any("k = 0" in w.value for w in at.warning)
 
 
@@ -294,18 +294,17 @@ def test_hostile_link_values_are_quoted_as_inert_text():
     _assert_metrics(at, _expected(FilterSpec(outcome=OUTCOME)))
 
 
-def test_data_page_lists_every_trial_coverage_and_review_results():
+def test_data_page_lists_every_trial_and_coverage():
     from evidence.query import catalogue as coverage
 
     at = run_app({"outcome": OUTCOME}, page=PAGES["Data"])
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Trials", "Coverage", "What reviews found", "Add your own trials"]
+    assert [t.label for t in at.tabs] == ["Trials", "Coverage", "Add your own trials"]
     frames = [d.value for d in at.dataframe]
     overview = coverage.study_overview()
     assert any(list(f.columns) == list(overview.columns) and len(f) == len(overview) for f in frames)
-    reviews = coverage.review_findings(None)
-    assert any("Estimate [95% CI]" in f.columns and len(f) == len(reviews) for f in frames)
-    assert [r.label for r in at.radio] == ["Format"] and at.radio[0].options == ["Extraction template",
+    assert any("Reviews" in c.value for c in at.caption)  # the review tables moved to their own page
+    assert [r.label for r in at.main.radio] == ["Format"] and at.main.radio[0].options == ["Extraction template",
                                                                                 "Metapsy data standard"]
 
 

@@ -70,6 +70,11 @@ def fixture_tables() -> dict[str, list[dict]]:
             "result_id": "R1", "review_id": "Rev2020", "outcome": "depression", "outcome_label": "Depression",
             "k_studies": "9", "effect_type": "SMD", "estimate": "-0.37", "ci_low": "-0.66", "ci_high": "-0.08",
             "reported_sign": "ps_minus_ctl", "i2": "84", "raw_file": "review_results.csv", "raw_row": "1"}],
+        "review_trials": [{c: "" for c in build.TABLE_COLUMNS["review_trials"]} | {
+            "membership_id": f"M-Rev2020-{t}", "review_id": "Rev2020", "trial_id": t, "study_id": sid,
+            "review_label": label, "raw_file": "review_membership.csv", "raw_row": str(i)}
+            for i, (t, sid, label) in enumerate((("Alpha2010", "Alpha2010", "Alpha 2010"),
+                                                 ("Missing2011", "", "Missing 2011")), start=1)],
     }
 
 
@@ -95,10 +100,18 @@ def with_cell(table: str, index: int, **cells) -> dict[str, list[dict]]:
 # A valid build
 
 
+def test_a_data_folder_without_review_trials_builds_with_no_lists(tmp_path):
+    tables = fixture_tables()
+    del tables["review_trials"]
+    result = build_database(write_data_dir(tmp_path / "data", tables), tmp_path / "e.duckdb")
+    assert result.counts["review_trials"] == 0
+
+
 def test_build_of_valid_fixture_loads_every_row(tmp_path):
     data = write_data_dir(tmp_path / "data")
     result = build_database(data, tmp_path / "e.duckdb")
-    assert result.counts == {"studies": 3, "sources": 3, "effects": 3, "reviews": 1, "review_results": 1}
+    assert result.counts == {"studies": 3, "sources": 3, "effects": 3, "reviews": 1, "review_results": 1,
+                             "review_trials": 2}
     assert result.dataset_version == "1.2.3"
     con = duckdb.connect(str(tmp_path / "e.duckdb"), read_only=True)
     meta = dict(con.execute("SELECT key, value FROM metadata").fetchall())
@@ -187,6 +200,10 @@ RULES = [
     ("k < 1", "review_results", 0, {"k_studies": "0"}, ("review_results.csv", 2, "k_studies"), "must be at least 1"),
     ("review CI reversed", "review_results", 0, {"ci_low": "-0.01", "ci_high": "-0.66", "estimate": "-0.37"},
      ("review_results.csv", 2, "ci_low"), "above the upper bound"),
+    ("membership of an unknown review", "review_trials", 0, {"review_id": "Nope2000"},
+     ("review_trials.csv", 2, "review_id"), "is not a review_id"),
+    ("membership naming an unknown study", "review_trials", 1, {"study_id": "Missing2011"},
+     ("review_trials.csv", 3, "study_id"), "is not a study_id"),
     ("raw_row < 1", "sources", 0, {"raw_row": "0"}, ("sources.csv", 2, "raw_row"), "must be at least 1"),
 ]
 

@@ -125,7 +125,8 @@ def test_curation_is_reproducible_from_raw_and_curation_tables():
     out = curate.curate(DATA, write=False)
     for table, columns in (("studies", curate.STUDIES_COLUMNS), ("effects", curate.EFFECTS_COLUMNS),
                            ("sources", curate.SOURCES_COLUMNS), ("reviews", curate.REVIEWS_COLUMNS),
-                           ("review_results", curate.REVIEW_RESULTS_COLUMNS)):
+                           ("review_results", curate.REVIEW_RESULTS_COLUMNS),
+                           ("review_trials", curate.REVIEW_TRIALS_COLUMNS)):
         regenerated = [{c: curate._cell(r.get(c)) for c in columns} for r in out[table]]
         assert regenerated == _read(f"{table}.csv"), table
 
@@ -190,3 +191,19 @@ def test_shared_arms_are_marked_for_multi_comparison_trials():
     for e in effects:
         if len(by_study[e["study_id"]]) > 1:
             assert e["shared_control"] and e["shared_arm"], (e["effect_id"], by_study[e["study_id"]])
+
+
+def test_review_trials_list_every_membership_row_and_mark_the_trials_we_lack():
+    """review_trials.csv carries every row of the raw membership files; a trial not in studies.csv keeps its
+    id with an empty study_id (listed, never dropped)."""
+    raw = list(csv.DictReader(open(DATA / "raw" / "review_membership.csv", newline="", encoding="utf-8")))
+    shipped = _read("review_trials.csv")
+    assert len(shipped) == len(raw)
+    studies = {s["study_id"] for s in _read("studies.csv")}
+    for r in shipped:
+        assert r["study_id"] in ("", r["trial_id"]), r["membership_id"]
+        assert (r["study_id"] == r["trial_id"]) == (r["trial_id"] in studies), r["membership_id"]
+    white = [r for r in shipped if r["review_id"] == "White2020"]
+    assert len(white) == 19 and all(r["study_id"] for r in white)
+    lacking = {r["trial_id"] for r in shipped if r["review_id"] == "Patil2016" and not r["study_id"]}
+    assert {"Keyserling2002", "Ayala2015"} <= lacking

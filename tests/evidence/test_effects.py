@@ -112,14 +112,38 @@ def test_measure_most_used_wins_at_equal_follow_up(con):
                                      "(3 trials)")
 
 
-def test_follow_up_nearest_the_target(con):
-    assert row(effects(DEP, con), "B2005")["effect_id"] == "B-1"  # 3 months is nearer 6 than 12
+def test_follow_up_rule_longest_by_default_or_nearest_a_chosen_time(con):
+    b = row(effects(DEP, con), "B2005")
+    assert b["effect_id"] == "B-2"  # 12 months, the longest of 3 and 12
+    assert b["selection_reason"] == "chosen from 2 rows: the longest follow-up (12 months)"
+    assert row(effects(FilterSpec(outcome="depression", followup="shortest"), con), "B2005")["effect_id"] == "B-1"
+    near = row(effects(FilterSpec(outcome="depression", followup=6), con), "B2005")
+    assert near["effect_id"] == "B-1"  # 3 months is nearer 6 than 12
+    assert near["selection_reason"] == "chosen from 2 rows: follow-up 3 months nearest the 6-month target"
     b = row(effects(DEP, con, target_months=12), "B2005")
-    assert b["effect_id"] == "B-2"
     assert b["selection_reason"] == "chosen from 2 rows: follow-up 12 months nearest the 12-month target"
-    # a window's centre is the target
-    es = effect_set(FilterSpec(outcome="depression", timepoint_months=(2, 12)), con)
-    assert es.target_months == 7.0 and row(es.effects, "B2005")["effect_id"] == "B-1"
+    # a window filters; the rule then picks inside it
+    es = effect_set(FilterSpec(outcome="depression", timepoint_months=(2, 6)), con)
+    assert row(es.effects, "B2005")["effect_id"] == "B-1"
+
+
+@pytest.mark.parametrize("target, winner, words", [
+    (np.inf, "e2", "'long term' as the source words it (months not recorded), the longest"),
+    (-np.inf, "e1", "'medium term' as the source words it (months not recorded), the shortest"),
+    (6.0, "e2", "the longer of the rows without months"),
+])
+def test_rows_without_months_are_ranked_by_the_sources_words(target, winner, words):
+    rows = [dict(effect_id="e1", timepoint_months=None, timepoint_term=2),
+            dict(effect_id="e2", timepoint_months=None, timepoint_term=3)]
+    chosen, _ = _select(_frame(rows), "SMD", target, "one")
+    assert list(chosen["effect_id"]) == [winner]
+    assert words in _reasons(chosen, target)[0]
+
+
+def test_a_row_with_months_comes_before_one_without_whatever_the_rule():
+    rows = [dict(effect_id="e1", timepoint_months=None, timepoint_term=3), dict(effect_id="e2", timepoint_months=2.0)]
+    for target in (np.inf, -np.inf, 24.0):
+        assert list(_select(_frame(rows), "SMD", target, "one")[0]["effect_id"]) == ["e2"]
 
 
 def _frame(rows):

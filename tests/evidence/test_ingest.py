@@ -77,7 +77,7 @@ RULES = [
     ("one-ci-bound", dict(reported_effect="0.3", reported_effect_type="SMD", reported_ci_low="0.1"),
      (2, "reported_ci_high", "give both CI bounds or neither")),
     ("effect-without-type", dict(reported_effect="0.3", reported_ci_low="0.1", reported_ci_high="0.5"),
-     (2, "reported_effect_type", "required when reported_effect is given (SMD, g, d, MD, RR or OR)")),
+     (2, "reported_effect_type", "required when reported_effect is given (SMD, g, d, MD, RR, OR, IRR or HR)")),
     ("unknown-category", dict(comparator="usual car"),
      (2, "comparator", "'usual car' is not an allowed comparator value; did you mean 'usual care'? Valid values: "
                        "['usual care', 'waitlist', 'attention control', 'active', 'group CBT', 'other']")),

@@ -61,7 +61,8 @@ def test_required_cells_are_not_null_in_the_store(tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     try:
         rows = con.execute("SELECT table_name, column_name, is_nullable FROM information_schema.columns "
-                           "WHERE table_name IN ('studies', 'sources', 'effects', 'reviews', 'review_results')"
+                           "WHERE table_name IN ('studies', 'sources', 'effects', 'reviews', 'review_results', "
+                           "'review_trials')"
                            ).fetchall()
     finally:
         con.close()

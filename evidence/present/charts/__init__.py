@@ -29,6 +29,7 @@ from .forest_chart import forest, forest_plot, forest_plot_spec, forest_spec, st
 from .funnel import FUNNEL_CONTOURS, funnel_plot
 from .bayes import mu_posterior_chart, tau_posterior_chart
 from .moderators import bubble_plot, compare_plot, subgroup_forest
+from .reviews import AMSTAR_COLOURS, overlap_matrix, review_forest
 from evidence.core.measures import RATIO_MEASURES
 
 __all__ = [
@@ -54,5 +55,8 @@ __all__ = [
     "FUNNEL_CONTOURS",
     "mu_posterior_chart",
     "tau_posterior_chart",
+    "AMSTAR_COLOURS",
+    "review_forest",
+    "overlap_matrix",
 ]
 
