@@ -48,6 +48,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from curate_rob import ROB_COLUMNS, build_rob  # noqa: E402  (sibling module; the tests load this file by path)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 RAW = DATA / "raw"
@@ -73,7 +76,8 @@ PROVENANCE_CELLS = tuple(OUTCOME_NUMBERS) + ("timepoint_months",)
 
 STUDIES_COLUMNS = (
     "study_id first_author year country citation doi_or_pmid design pilot population setting ps_format ps_mode "
-    "ps_role peer_paid org_support peer_deliverer peer_deliverer_basis risk_of_bias in_white2020 white2020_ref "
+    "ps_role peer_paid org_support peer_deliverer peer_deliverer_basis risk_of_bias rob_status rob_assessed_by "
+    "rob_tool rob_domains in_white2020 white2020_ref "
     "id_aliases outcomes_no_data flags notes"
 ).split()
 SOURCES_COLUMNS = ("source_id study_id source_review source_url source_location second_source_url source_quote raw_file "
@@ -896,6 +900,11 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
             problems.append(f"{e['effect_id']}: outcome {e['outcome']!r} is not in the controlled list")
     finalise_flags(studies, effects)
     reviews, results = build_reviews(raw_dir, cur, problems)
+    extraction_robs = defaultdict(set)
+    for r in rows:
+        if r.cells["risk_of_bias"]:
+            extraction_robs[r.cells["study_id"]].add((r.cells["risk_of_bias"], r.cells["source_review"]))
+    rob_rows = build_rob(raw_dir, studies, extraction_robs, vocab["risk_of_bias"], problems)
     if problems:
         raise CurationError(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     out = {
@@ -905,6 +914,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         "effects": sorted(effects, key=lambda e: e["effect_id"]),
         "reviews": sorted(reviews, key=lambda r: r["review_id"]),
         "review_results": sorted(results, key=lambda r: r["result_id"]),
+        "risk_of_bias": sorted(rob_rows, key=lambda r: (r["study_id"].lower(), r["rob_id"])),
     }
     if write:
         write_csv(data_dir / "vocab.csv", ["field", "value", "label", "description", "sort_order"], out["vocab"])
@@ -913,6 +923,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         write_csv(data_dir / "effects.csv", EFFECTS_COLUMNS, out["effects"])
         write_csv(data_dir / "reviews.csv", REVIEWS_COLUMNS, out["reviews"])
         write_csv(data_dir / "review_results.csv", REVIEW_RESULTS_COLUMNS, out["review_results"])
+        write_csv(data_dir / "risk_of_bias.csv", ROB_COLUMNS, out["risk_of_bias"])
     return out
 
 

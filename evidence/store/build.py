@@ -49,7 +49,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "study_id": _T, "first_author": _T, "year": _I, "country": _T, "citation": _T, "doi_or_pmid": _T,
         "design": _T, "pilot": _B, "population": _T, "setting": _T, "ps_format": _T, "ps_mode": _T,
         "ps_role": _T, "peer_paid": _T, "org_support": _T, "peer_deliverer": _T, "peer_deliverer_basis": _T,
-        "risk_of_bias": _T, "in_white2020": _B, "white2020_ref": _T, "id_aliases": _T,
+        "risk_of_bias": _T, "rob_status": _T, "rob_assessed_by": _T, "rob_tool": _T, "rob_domains": _T,
+        "in_white2020": _B, "white2020_ref": _T, "id_aliases": _T,
         "outcomes_no_data": _T, "flags": _FL, "notes": _T,
     },
     "sources": {
@@ -77,10 +78,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "i2": _F, "q": _F, "q_p": _F, "comparator": _T, "source_url": _T, "source_location": _T,
         "source_quote": _T, "raw_file": _T, "raw_row": _I, "note": _T,
     },
+    "risk_of_bias": {
+        "rob_id": _T, "study_id": _T, "review_id": _T, "tool": _T, "domain": _T, "judgement": _T,
+        "source_url": _T, "source_location": _T, "source_quote": _T, "raw_row": _I,
+    },
 }
 PRIMARY_KEYS = {
     "studies": "study_id", "sources": "source_id", "effects": "effect_id",
-    "reviews": "review_id", "review_results": "result_id",
+    "reviews": "review_id", "review_results": "result_id", "risk_of_bias": "rob_id",
 }
 REQUIRED = {
     "studies": ("study_id", "peer_deliverer", "in_white2020"),
@@ -88,6 +93,7 @@ REQUIRED = {
     "effects": ("effect_id", "study_id", "source_id", "comparison", "outcome", "derived", "verification"),
     "reviews": ("review_id", "review_type", "raw_file"),
     "review_results": ("result_id", "review_id", "outcome_label", "raw_file", "raw_row"),
+    "risk_of_bias": ("rob_id", "study_id", "review_id", "domain", "judgement", "raw_row"),
 }
 # (table, column) -> (referenced table, its key)
 FOREIGN_KEYS = {
@@ -95,8 +101,11 @@ FOREIGN_KEYS = {
     ("effects", "study_id"): ("studies", "study_id"),
     ("effects", "source_id"): ("sources", "source_id"),
     ("review_results", "review_id"): ("reviews", "review_id"),
+    ("risk_of_bias", "study_id"): ("studies", "study_id"),
 }
-LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results")
+LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results", "risk_of_bias")
+# Tables added after 1.2.0: a data folder without their CSV builds them empty (older exports stay valid).
+OPTIONAL_TABLES = frozenset({"risk_of_bias"})
 HASHED_FILES_GLOB = "*.csv"
 CHANGELOG = "CHANGELOG.md"
 _VERSION_RE = re.compile(r"^##\s+\[?(\d+\.\d+\.\d+)\]?", re.MULTILINE)
@@ -345,6 +354,8 @@ def _check_estimate_ci(rec, est_col, lo_col, hi_col, effect_type, bad) -> None:
 def _validate_table(table: str, data_dir: Path, vocabulary: _vocab.Vocabulary | None,
                     problems: list[Problem]) -> list[dict] | None:
     name = f"{table}.csv"
+    if table in OPTIONAL_TABLES and not (data_dir / name).is_file():
+        return []
     read = _read_csv(data_dir / name, problems)
     if read is None:
         return None

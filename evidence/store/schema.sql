@@ -43,6 +43,10 @@ CREATE TABLE studies (
     peer_deliverer       VARCHAR NOT NULL REFERENCES vocab_peer_deliverer(value),
     peer_deliverer_basis VARCHAR,
     risk_of_bias         VARCHAR REFERENCES vocab_risk_of_bias(value),
+    rob_status           VARCHAR REFERENCES vocab_rob_status(value),
+    rob_assessed_by      VARCHAR,
+    rob_tool             VARCHAR,
+    rob_domains          VARCHAR,
     in_white2020         BOOLEAN NOT NULL,
     white2020_ref        VARCHAR,
     id_aliases           VARCHAR,
@@ -180,6 +184,21 @@ CREATE TABLE review_results (
            OR ((estimate IS NULL OR estimate > 0)
                AND (ci_low IS NULL OR ci_low > 0)
                AND (ci_high IS NULL OR ci_high > 0)))
+);
+
+-- One row per trial x review x risk-of-bias domain, as the review judged it (domain 'overall' for an overall
+-- judgement); review_id is not a foreign key because two assessing reviews are not in reviews.csv.
+CREATE TABLE risk_of_bias (
+    rob_id          VARCHAR PRIMARY KEY,
+    study_id        VARCHAR NOT NULL REFERENCES studies(study_id),
+    review_id       VARCHAR NOT NULL,
+    tool            VARCHAR,
+    domain          VARCHAR NOT NULL,
+    judgement       VARCHAR NOT NULL REFERENCES vocab_risk_of_bias(value),
+    source_url      VARCHAR,
+    source_location VARCHAR,
+    source_quote    VARCHAR,
+    raw_row         INTEGER NOT NULL CHECK (raw_row >= 1)
 );
 
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
