@@ -22,6 +22,8 @@ Inputs
   score type, shared arm and flags of particular rows), ``derivations.csv`` (how each number that is not in
   its quote was obtained), ``review_outcomes.csv`` (review outcome labels -> outcome list), ``source_urls.csv``
   (optional: the paper's own page for a source first read on an aggregator copy, with the text read there).
+- ``data/raw/risk_of_bias.csv`` and ``review_membership.csv``: the reviews' risk-of-bias judgements and included-trial
+  lists, turned into ``data/risk_of_bias.csv`` and the ``studies.rob_*`` columns by ``scripts/curate_rob.py``.
 
 Rules (see docs/data-model.md)
 ------------------------------
