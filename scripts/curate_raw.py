@@ -23,6 +23,8 @@ Inputs
   score type, shared arm and flags of particular rows), ``derivations.csv`` (how each number that is not in
   its quote was obtained), ``review_outcomes.csv`` (review outcome labels -> outcome list), ``source_urls.csv``
   (optional: the paper's own page for a source first read on an aggregator copy, with the text read there).
+- ``data/raw/risk_of_bias.csv`` and ``review_membership.csv``: the reviews' risk-of-bias judgements and included-trial
+  lists, turned into ``data/risk_of_bias.csv`` and the ``studies.rob_*`` columns by ``scripts/curate_rob.py``.
 
 Rules (see docs/data-model.md)
 ------------------------------
@@ -49,6 +51,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from curate_rob import ROB_COLUMNS, build_rob  # noqa: E402  (sibling module; the tests load this file by path)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 RAW = DATA / "raw"
@@ -74,7 +79,8 @@ PROVENANCE_CELLS = tuple(OUTCOME_NUMBERS) + ("timepoint_months",)
 
 STUDIES_COLUMNS = (
     "study_id first_author year country citation doi_or_pmid design pilot population setting ps_format ps_mode "
-    "ps_role peer_paid org_support peer_deliverer peer_deliverer_basis risk_of_bias in_white2020 white2020_ref "
+    "ps_role peer_paid org_support peer_deliverer peer_deliverer_basis risk_of_bias rob_status rob_assessed_by "
+    "rob_tool rob_domains in_white2020 white2020_ref "
     "id_aliases outcomes_no_data flags notes"
 ).split()
 SOURCES_COLUMNS = ("source_id study_id source_review source_url source_location second_source_url source_quote raw_file "
@@ -934,6 +940,11 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
     finalise_flags(studies, effects)
     reviews, results = build_reviews(raw_dir, cur, problems)
     review_trials = build_review_trials(raw_dir, studies, aliases, {r["review_id"] for r in reviews}, problems)
+    extraction_robs = defaultdict(set)
+    for r in rows:
+        if r.cells["risk_of_bias"]:
+            extraction_robs[r.cells["study_id"]].add((r.cells["risk_of_bias"], r.cells["source_review"]))
+    rob_rows = build_rob(raw_dir, studies, extraction_robs, vocab["risk_of_bias"], problems)
     if problems:
         raise CurationError(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     out = {
@@ -944,6 +955,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         "reviews": sorted(reviews, key=lambda r: r["review_id"]),
         "review_results": sorted(results, key=lambda r: r["result_id"]),
         "review_trials": sorted(review_trials, key=lambda r: r["membership_id"]),
+        "risk_of_bias": sorted(rob_rows, key=lambda r: (r["study_id"].lower(), r["rob_id"])),
     }
     if write:
         write_csv(data_dir / "vocab.csv", ["field", "value", "label", "description", "sort_order"], out["vocab"])
@@ -953,6 +965,7 @@ def curate(data_dir: Path = DATA, write: bool = True) -> dict[str, list[dict]]:
         write_csv(data_dir / "reviews.csv", REVIEWS_COLUMNS, out["reviews"])
         write_csv(data_dir / "review_results.csv", REVIEW_RESULTS_COLUMNS, out["review_results"])
         write_csv(data_dir / "review_trials.csv", REVIEW_TRIALS_COLUMNS, out["review_trials"])
+        write_csv(data_dir / "risk_of_bias.csv", ROB_COLUMNS, out["risk_of_bias"])
     return out
 
 

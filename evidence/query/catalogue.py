@@ -17,7 +17,8 @@ STUDY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("label", "Study"), ("country", "Country"), ("population", "Population"), ("setting", "Setting"),
     ("ps_format", "Format"), ("ps_mode", "Mode"), ("ps_role", "Role"), ("peer_paid", "Paid or volunteer"),
     ("org_support", "Organisational support"), ("peer_deliverer", "Delivered by"),
-    ("risk_of_bias", "Risk of bias"), ("contributes_effect", "Poolable numbers"),
+    ("risk_of_bias", "Risk of bias"), ("rob_status", "Risk of bias held"), ("rob_assessed_by", "Risk of bias judged by"),
+    ("rob_tool", "Risk-of-bias tool"), ("contributes_effect", "Poolable numbers"),
     ("usable_outcomes", "Outcomes with numbers"), ("outcomes_no_data", "Outcomes without usable numbers"),
     ("flags", "Flags"), ("study_id", "study_id"),
 )

@@ -32,7 +32,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "study_id": TEXT, "first_author": TEXT, "year": INT, "country": TEXT, "citation": TEXT,
         "doi_or_pmid": TEXT, "design": TEXT, "pilot": BOOL, "population": TEXT, "setting": TEXT,
         "ps_format": TEXT, "ps_mode": TEXT, "ps_role": TEXT, "peer_paid": TEXT, "org_support": TEXT,
-        "peer_deliverer": TEXT, "peer_deliverer_basis": TEXT, "risk_of_bias": TEXT, "in_white2020": BOOL,
+        "peer_deliverer": TEXT, "peer_deliverer_basis": TEXT, "risk_of_bias": TEXT, "rob_status": TEXT, "rob_assessed_by": TEXT,
+        "rob_tool": TEXT, "rob_domains": TEXT, "in_white2020": BOOL,
         "white2020_ref": TEXT, "id_aliases": TEXT, "outcomes_no_data": TEXT, "flags": FLAGS, "notes": TEXT,
     },
     "sources": {
@@ -62,6 +63,10 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "p_value": TEXT, "i2": FLOAT, "q": FLOAT, "q_p": FLOAT, "comparator": TEXT, "source_url": TEXT,
         "source_location": TEXT, "source_quote": TEXT, "raw_file": TEXT, "raw_row": INT, "note": TEXT,
     },
+    "risk_of_bias": {
+        "rob_id": TEXT, "study_id": TEXT, "review_id": TEXT, "tool": TEXT, "domain": TEXT, "judgement": TEXT,
+        "source_url": TEXT, "source_location": TEXT, "source_quote": TEXT, "raw_row": INT,
+    },
     "review_trials": {
         "membership_id": TEXT, "review_id": TEXT, "trial_id": TEXT, "study_id": TEXT, "review_label": TEXT,
         "analysis": TEXT, "source_url": TEXT, "source_location": TEXT, "source_quote": TEXT, "raw_file": TEXT,
@@ -76,6 +81,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "reviews": ("review_id", "review_type", "raw_file"),
     "review_results": ("result_id", "review_id", "outcome_label", "raw_file", "raw_row"),
     "review_trials": ("membership_id", "review_id", "trial_id", "raw_file", "raw_row"),
+    "risk_of_bias": ("rob_id", "study_id", "review_id", "domain", "judgement", "raw_row"),
 }
 MIN_YEAR = 1950
 #: The CHECK's fixed upper year; the Python rule tightens it to next year (a CHECK cannot read the clock).
@@ -310,7 +316,7 @@ RULES: tuple[Rule, ...] = (
          lambda f: (f["year"] < MIN_YEAR) | (f["year"] > _next_year()),
          lambda r: f"{fmt(r['year'])} is outside {MIN_YEAR}–{_next_year()}",
          f"year BETWEEN {MIN_YEAR} AND {MAX_YEAR_CHECK}"),
-    _bound("raw_row", ("sources", "review_results", "review_trials"), low=1, sql="raw_row >= 1"),
+    _bound("raw_row", ("sources", "review_results", "review_trials", "risk_of_bias"), low=1, sql="raw_row >= 1"),
     Rule("membership names its trial", ("review_trials",), "study_id",
          lambda f: f["study_id"].notna() & (f["study_id"] != f["trial_id"]),
          lambda r: f"must equal trial_id ({r['trial_id']}) when given, got {r['study_id']}",

@@ -46,6 +46,10 @@ CREATE TABLE studies (
     peer_deliverer       VARCHAR NOT NULL REFERENCES vocab_peer_deliverer(value),
     peer_deliverer_basis VARCHAR,
     risk_of_bias         VARCHAR REFERENCES vocab_risk_of_bias(value),
+    rob_status           VARCHAR REFERENCES vocab_rob_status(value),
+    rob_assessed_by      VARCHAR,
+    rob_tool             VARCHAR,
+    rob_domains          VARCHAR,
     in_white2020         BOOLEAN NOT NULL,
     white2020_ref        VARCHAR,
     id_aliases           VARCHAR,
@@ -207,6 +211,21 @@ CREATE TABLE review_trials (
 
 -- The include-only filter review=<id> (evidence.core.filters): is the study one of the review's trials?
 CREATE MACRO in_review(rid, sid) AS sid IN (SELECT rt.study_id FROM review_trials rt WHERE rt.review_id = rid);
+
+-- One row per trial x review x risk-of-bias domain, as the review judged it (domain 'overall' for an overall
+-- judgement); review_id is not a foreign key because two assessing reviews are not in reviews.csv.
+CREATE TABLE risk_of_bias (
+    rob_id          VARCHAR PRIMARY KEY,
+    study_id        VARCHAR NOT NULL REFERENCES studies(study_id),
+    review_id       VARCHAR NOT NULL,
+    tool            VARCHAR,
+    domain          VARCHAR NOT NULL,
+    judgement       VARCHAR NOT NULL REFERENCES vocab_risk_of_bias(value),
+    source_url      VARCHAR,
+    source_location VARCHAR,
+    source_quote    VARCHAR,
+    raw_row         INTEGER NOT NULL CHECK (raw_row >= 1)
+);
 
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
 -- the rule evidence.effects applies before choosing one row per study. A reported mean difference

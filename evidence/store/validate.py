@@ -22,6 +22,7 @@ from evidence.store import vocab as _vocab
 PRIMARY_KEYS = {
     "studies": "study_id", "sources": "source_id", "effects": "effect_id",
     "reviews": "review_id", "review_results": "result_id", "review_trials": "membership_id",
+    "risk_of_bias": "rob_id",
 }
 # (table, column) -> (referenced table, its key)
 FOREIGN_KEYS = {
@@ -31,10 +32,11 @@ FOREIGN_KEYS = {
     ("review_results", "review_id"): ("reviews", "review_id"),
     ("review_trials", "review_id"): ("reviews", "review_id"),
     ("review_trials", "study_id"): ("studies", "study_id"),
+    ("risk_of_bias", "study_id"): ("studies", "study_id"),
 }
-LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results", "review_trials")
+LOAD_ORDER = ("studies", "sources", "effects", "reviews", "review_results", "review_trials", "risk_of_bias")
 #: Tables whose CSV may be absent (an older data folder or an imported sheet): absent means no rows.
-OPTIONAL_TABLES = frozenset({"review_trials"})
+OPTIONAL_TABLES = frozenset({"review_trials", "risk_of_bias"})
 HASHED_FILES_GLOB = "*.csv"
 CHANGELOG = "CHANGELOG.md"
 _VERSION_RE = re.compile(r"^##\s+\[?(\d+\.\d+\.\d+)\]?", re.MULTILINE)

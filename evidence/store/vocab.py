@@ -42,6 +42,7 @@ COLUMN_FIELDS: dict[str, dict[str, str]] = {
         "org_support": "org_support",
         "peer_deliverer": "peer_deliverer",
         "risk_of_bias": "risk_of_bias",
+        "rob_status": "rob_status",
         "flags": "flag",
     },
     "effects": {
@@ -66,6 +67,9 @@ COLUMN_FIELDS: dict[str, dict[str, str]] = {
         "ps_format": "review_ps_format",
         "effect_type": "reported_effect_type",
         "reported_sign": "reported_sign",
+    },
+    "risk_of_bias": {
+        "judgement": "risk_of_bias",
     },
 }
 

@@ -48,16 +48,16 @@ def _counts(field: str, spec: FilterSpec) -> dict[str, int]:
     return dict(zip(df["value"], df["n_studies"]))
 
 
-def _filter_with(lo: int, hi: int) -> tuple[str, str]:
+def _filter_with(lo: int, hi: int, **fixed) -> tuple[str, str]:
     """A (field, value) of the real data leaving between ``lo`` and ``hi`` poolable depression trials
-    (inclusive), fewer than all of them (so the filter really changes the set)."""
-    base = FilterSpec(outcome=OUTCOME)
+    (inclusive; with the ``fixed`` filters too), fewer than all of them (so the filter really changes the set)."""
+    base = FilterSpec(outcome=OUTCOME, **fixed)
     total = len(effects(base))
     for field in CATEGORICAL_FIELDS:
         for value, count in sorted(_counts(field, base).items()):
             if count < lo:
                 continue
-            k = len(effects(FilterSpec(outcome=OUTCOME, **{field: (value,)})))
+            k = len(effects(FilterSpec(outcome=OUTCOME, **fixed, **{field: (value,)})))
             if lo <= k <= hi and k < total:
                 return field, value
     raise AssertionError(f"no single filter leaves {lo}-{hi} poolable trials in the shipped data")
@@ -178,7 +178,7 @@ def test_k_below_5_warns():
 
 
 def test_url_round_trip_restores_the_exact_view():
-    field, value = _filter_with(3, 1000)
+    field, value = _filter_with(3, 1000, year=(2000, 2020))
     params = {"outcome": OUTCOME, field: value, "method": "DL", "hk": "1", "year": "2000,2020"}
     at = run_app(params, page=EXPLORE)
     assert not at.exception

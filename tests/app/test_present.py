@@ -4,6 +4,8 @@ on screen has the pooled numbers stats.pool gives on the same trials."""
 
 from __future__ import annotations
 
+from evidence import query
+
 import math
 
 import pytest
@@ -52,7 +54,7 @@ def test_a_link_with_page_present_opens_the_named_screen(screens):
     assert at.title[0].value == "Depression"
     footer = _footer(at)
     assert footer.startswith(f"Screen {at_screen + 1} of {len(screens)}")
-    assert "Dataset version 1.2.0" in footer and "REML" in footer and "All trials \\(no filters\\)" in footer
+    assert f"Dataset version {query.metadata()['dataset_version']}" in footer and "REML" in footer and "All trials \\(no filters\\)" in footer
     assert f"screen={at_screen + 1}" in footer and "/present?" in footer
     assert at.query_params["screen"] == [str(at_screen + 1)] or at.query_params["screen"] == str(at_screen + 1)
 

@@ -4,6 +4,8 @@ keys step through the screens, the footer's link restores the screen shown, and 
 
 from __future__ import annotations
 
+from evidence import query
+
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -40,7 +42,7 @@ def test_a_shared_link_opens_the_screen_and_the_arrow_keys_step(present):
     assert urlsplit(app.page.url).path.rstrip("/").endswith("/present"), app.page.url
     assert _title(app) == "Depression"
     footer = _footer(app)
-    assert "Dataset version 1.2.0" in footer and "REML" in footer and "Restore this view" in footer, footer
+    assert f"Dataset version {query.metadata()['dataset_version']}" in footer and "REML" in footer and "Restore this view" in footer, footer
     assert "All trials (no filters)" in footer, footer
     assert not app.page.locator('[data-testid="stSidebar"]').is_visible()
     sizes = app.page.eval_on_selector_all(f"{FRAME} [data-testid='stMarkdownContainer'] p",

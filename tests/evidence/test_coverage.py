@@ -87,3 +87,14 @@ def test_review_findings_keep_the_published_numbers_and_say_the_sign(con):
 
 def test_review_findings_for_an_outcome_no_review_pooled_is_empty(con):
     assert coverage.review_findings("no such outcome", con).empty
+
+
+def test_overview_states_whose_risk_of_bias_judgement_each_trial_carries(con):
+    overview = coverage.study_overview(con).set_index("study_id")
+    labels = {v["value"]: v["label"] for v in _csv("vocab.csv") if v["field"] == "rob_status"}
+    for s in _csv("studies.csv"):
+        row = overview.loc[s["study_id"]]
+        assert row["Risk of bias held"] == labels[s["rob_status"]]
+        assert row["Risk of bias judged by"] == s["rob_assessed_by"]
+    assert (overview["Risk of bias held"] == "Not assessed by any review we hold").sum() == sum(
+        s["rob_status"] == "not assessed by any review we hold" for s in _csv("studies.csv"))

@@ -62,7 +62,7 @@ def test_required_cells_are_not_null_in_the_store(tmp_path):
     try:
         rows = con.execute("SELECT table_name, column_name, is_nullable FROM information_schema.columns "
                            "WHERE table_name IN ('studies', 'sources', 'effects', 'reviews', 'review_results', "
-                           "'review_trials')"
+                           "'review_trials', 'risk_of_bias')"
                            ).fetchall()
     finally:
         con.close()

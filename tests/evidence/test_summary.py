@@ -29,8 +29,16 @@ def sof(con):
 
 def test_one_row_per_outcome_with_usable_trials_and_catch_all_left_out(sof, con):
     usable = query.choice_counts_all(FilterSpec(), ("outcome",), con)["outcome"]
-    assert {r.outcome for r in sof.rows} == set(usable) - {"other"}
-    assert [label for label, _ in sof.left_out] == ["Other outcome"]
+    shown = {r.outcome for r in sof.rows}
+    assert shown <= set(usable) - {"other"}
+    # an outcome whose rows have numbers but none the selection can pool (e.g. no direction recorded) is
+    # left out with its reason, never dropped silently
+    labels = dict(zip(query.vocab_frame(con).query("field == 'outcome'")["value"],
+                      query.vocab_frame(con).query("field == 'outcome'")["label"]))
+    left = dict(sof.left_out)
+    assert left["Other outcome"].startswith("collects unrelated measures")
+    for outcome in set(usable) - shown - {"other"}:
+        assert left[labels[outcome]] == "no trial has numbers that can be pooled"
     ks = [r.k for r in sof.rows]
     assert ks == sorted(ks, reverse=True)
 
