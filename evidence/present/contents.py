@@ -312,7 +312,20 @@ def finding_chart(row, title: str | None = None) -> dict:
     if a.k == 1:
         return charts.forest_plot_spec(a.effects, None, effect_measure=a.effect_measure, ps_side=a.favours.side,
                                        level=a.level, title=title)
-    return charts.forest_spec(a, title=title)
+    return _fit_rows(charts.forest_spec(a, title=title), a.k)
+
+
+#: Height a finding's forest plot may take on a 16:9 screen or slide (px), and the row height it never goes below.
+FOREST_HEIGHT, MIN_ROW_STEP = 470, 16
+
+
+def _fit_rows(spec: dict, k: int) -> dict:
+    """Shrink the rows of a tall forest plot (many trials) so it fits one screen beside its sentence."""
+    for part in spec.get("hconcat", ()):
+        step = part.get("height", {}).get("step") if isinstance(part.get("height"), dict) else None
+        if step:
+            part["height"]["step"] = max(MIN_ROW_STEP, min(step, FOREST_HEIGHT // (k + 3)))
+    return spec
 
 
 def robustness_chart(contents: Contents, title: str | None = None):

@@ -82,7 +82,7 @@ def assert_no_injected_markup(app) -> None:
 
 @pytest.mark.parametrize("params", [p for _, p in HOSTILE_LINKS], ids=[i for i, _ in HOSTILE_LINKS])
 def test_hostile_link_is_ignored_with_a_notice(app, default_view, params):
-    app.open("", params)
+    app.open(EXPLORE, params)
     app.assert_healthy()
     notices = [a for a in app.alerts() if NOTICE in a.lower()]
     assert notices, f"no visible notice for {params}; alerts: {app.alerts()}"

@@ -87,9 +87,9 @@ def test_an_upload_is_private_to_its_session_until_shared(app, browser):
     other = second_session(browser, app)
     try:
         # -- session B: not in the list, not by a guessed link
-        other.open("", {"outcome": "depression"})
+        other.open("explore", {"outcome": "depression"})
         assert dataset_options(other) == ["Shipped dataset", "Shipped + your imported datasets"]
-        other.open("", {"outcome": "depression", "dataset": name})
+        other.open("explore", {"outcome": "depression", "dataset": name})
         other.assert_healthy()
         notice = " ".join(other.alerts())
         assert "no such dataset" in notice and "Datasets you can open: shipped, all" in notice, notice
