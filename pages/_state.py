@@ -232,19 +232,9 @@ def read_url_once() -> None:
         notices.append(f"Ignored version {short(version)}: not a dataset version such as 1.2.0")
         version = None
     ss[KEY_LINK_VERSION] = version
-    moderator = params.get("moderator")
-    if moderator:
-        if moderator in analysis_mod.MODERATOR_COLUMNS:
-            ss[KEY_MODERATOR] = moderator
-        else:
-            notices.append(f"Ignored moderator {short(moderator)}: not one of {list(analysis_mod.MODERATOR_COLUMNS)}")
+    _read_choice(params, "moderator", analysis_mod.MODERATOR_COLUMNS, KEY_MODERATOR, notices)
     _read_bayes_params(params, notices)
-    raw_page = params.get("page")
-    if raw_page:
-        if raw_page.lower() in LINK_PAGES:
-            ss[KEY_TARGET_PAGE] = raw_page.lower()
-        else:
-            notices.append(f"Ignored page {short(raw_page)}: not one of {list(LINK_PAGES)}")
+    _read_choice(params, "page", LINK_PAGES, KEY_TARGET_PAGE, notices, normalise=str.lower)
     raw_screen = params.get("screen")
     if raw_screen:
         if raw_screen.isdigit() and int(raw_screen) >= 1:
@@ -255,6 +245,18 @@ def read_url_once() -> None:
     _state_from_spec(spec, method, hk)
 
 
+def _read_choice(params: dict, name: str, choices, key: str, notices: list[str], normalise=None) -> None:
+    """URL parameter ``name`` into session key ``key`` when it is one of ``choices``, else a notice."""
+    raw = params.get(name)
+    if not raw:
+        return
+    value = normalise(raw) if normalise else raw
+    if value in choices:
+        st.session_state[key] = value
+    else:
+        notices.append(f"Ignored {name} {short(raw)}: not one of {list(choices)}")
+
+
 #: URL parameter -> (session key, lowest allowed, highest allowed, lower bound strict)
 _BAYES_NUMBERS = {"prior_scale": (KEY_PRIOR_SCALE, 0.0, 10.0, True), "mid": (KEY_MID, 0.0, 5.0, False)}
 
@@ -262,12 +264,7 @@ _BAYES_NUMBERS = {"prior_scale": (KEY_PRIOR_SCALE, 0.0, 10.0, True), "mid": (KEY
 def _read_bayes_params(params: dict, notices: list[str]) -> None:
     """The prior, its scale and the MID from the URL; anything invalid is ignored with a notice."""
     ss = st.session_state
-    prior = params.get("prior")
-    if prior:
-        if prior in analysis_mod.PRIOR_CHOICES:
-            ss[KEY_PRIOR] = prior
-        else:
-            notices.append(f"Ignored prior {short(prior)}: not one of {list(analysis_mod.PRIOR_CHOICES)}")
+    _read_choice(params, "prior", analysis_mod.PRIOR_CHOICES, KEY_PRIOR, notices)
     for name, (key, low, high, strict) in _BAYES_NUMBERS.items():
         raw = params.get(name)
         if not raw:

@@ -105,27 +105,28 @@ def all_candidate_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                   + "ORDER BY e.effect_id")
 
 
-def _matching(spec: FilterSpec, con: duckdb.DuckDBPyConnection, column: str) -> np.ndarray:
-    """One column of every effect row of one store that passes the filter, as a numpy array."""
-    where, params = spec.where()
+def _matching(spec: FilterSpec, con: duckdb.DuckDBPyConnection, columns: str,
+              skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Columns (``"e.x AS x, ..."``) of every effect row of one store that passes the filter (less ``skip``)."""
+    where, params = spec.where(skip=skip)
     cur = con.cursor()
     try:
-        return cur.execute(f"SELECT {column} AS v FROM effects e JOIN studies s ON s.study_id = e.study_id "
-                           f"WHERE {where}", params).fetchnumpy()["v"]
+        return cur.execute(f"SELECT {columns} FROM effects e JOIN studies s ON s.study_id = e.study_id "
+                           f"WHERE {where}", params).fetchnumpy()
     finally:
         cur.close()
 
 
 def matching_effect_ids(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> np.ndarray:
     """The ``effect_id`` of every row of one store that passes the filter, as an array of str."""
-    ids = _matching(spec, con, "e.effect_id")
+    ids = _matching(spec, con, "e.effect_id AS v")["v"]
     return np.asarray(ids, dtype=object).astype(str) if len(ids) else np.array([], dtype=str)
 
 
 def matching_effect_rowids(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> np.ndarray:
     """The effects-table row id of every row of one store that passes the filter (int64; integers travel
     and compare faster than the ids' text on large stores). Stable while the store is open read-only."""
-    return np.asarray(_matching(spec, con, "e.rowid"), dtype=np.int64)
+    return np.asarray(_matching(spec, con, "e.rowid AS v")["v"], dtype=np.int64)
 
 
 def matching_effect_ids_by_outcome(spec: FilterSpec, con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
@@ -133,13 +134,7 @@ def matching_effect_ids_by_outcome(spec: FilterSpec, con: duckdb.DuckDBPyConnect
 
     One statement instead of one per outcome, for pages that analyse every outcome of a filter.
     """
-    where, params = spec.where(skip=("outcome",))
-    cur = con.cursor()
-    try:
-        got = cur.execute("SELECT e.effect_id, e.outcome FROM effects e JOIN studies s ON s.study_id = e.study_id "
-                          f"WHERE {where}", params).fetchnumpy()
-    finally:
-        cur.close()
+    got = _matching(spec, con, "e.effect_id AS effect_id, e.outcome AS outcome", skip=("outcome",))
     ids = np.asarray(got["effect_id"], dtype=object).astype(str)
     outcomes = np.asarray(got["outcome"], dtype=object).astype(str)
     return {str(o): ids[outcomes == o] for o in np.unique(outcomes)} if len(ids) else {}
