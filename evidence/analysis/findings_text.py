@@ -46,6 +46,12 @@ _EVENT_NOUNS = {
 _MEASURE_NOUNS = {"glycaemic control (HbA1c)": "HbA1c"}
 
 
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless it starts an acronym (HIV, HbA1c)."""
+    first = label.split(" ", 1)[0]
+    return label if any(ch.isupper() for ch in first[1:]) else label[:1].lower() + label[1:]
+
+
 def outcome_noun(outcome: str, label: str, favours: Favours, is_ratio: bool) -> str:
     """The outcome in a sentence: a ratio's event, a measure where the label would mislead (HbA1c, not
     "glycaemic control", goes down when it improves), else the label in lower case."""
@@ -53,7 +59,7 @@ def outcome_noun(outcome: str, label: str, favours: Favours, is_ratio: bool) -> 
         hit = _EVENT_NOUNS.get((outcome, favours.side)) or _EVENT_NOUNS.get((outcome, None))
     else:
         hit = _MEASURE_NOUNS.get(outcome)
-    return hit or label[:1].lower() + label[1:]
+    return hit or in_sentence(label)
 
 
 def size_word(estimate: float, effect_measure: str) -> str | None:
@@ -122,7 +128,7 @@ def finding_sentence(*, outcome_label: str, certainty: str, estimate: float, ci_
     """
     if certainty not in ("high", "moderate", "low", "very low"):
         raise ValueError(f"certainty {certainty!r} is not a GRADE level")
-    what = noun or (outcome_label[:1].lower() + outcome_label[1:])
+    what = noun or in_sentence(outcome_label)
     numbers = _numbers(k, participants, effect_measure, estimate, ci_low, ci_high, favours, level,
                        participants_complete)
     if m_ratio := measure(effect_measure).is_ratio:

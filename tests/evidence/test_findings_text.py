@@ -138,3 +138,9 @@ def test_a_total_missing_some_trials_n_is_a_lower_bound():
                             effect_measure="SMD", favours=SMD, lower_is_better=True, k=8, participants=1638,
                             participants_complete=False)
     assert "(8 trials, at least 1,638 people;" in s
+
+
+@pytest.mark.parametrize("label, expected", [("Depression", "depression"), ("Quality of life", "quality of life"),
+                                             ("HIV viral suppression", "HIV viral suppression"), ("HbA1c", "HbA1c")])
+def test_a_label_in_a_sentence_keeps_an_acronym(label, expected):
+    assert ft.in_sentence(label) == expected
