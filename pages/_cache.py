@@ -28,7 +28,6 @@ from evidence.present import charts, code_export, contents
 from evidence.analysis.evidence_map import evidence_map
 from evidence.analysis.export_rows import export_rows
 from evidence.analysis.summary import summary_of_findings
-from evidence.query import catalogue
 from evidence.query import reviews as query_reviews
 from evidence.analysis import reviews as review_analysis
 from evidence.core.filters import review_name
@@ -197,7 +196,6 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "bayes_priors": lambda v, arg: analysis_mod.prior_sensitivity_table(result("analysis", v), own_scale=arg[0],
                                                                         mid=arg[1]),
     "presentation": lambda v, arg: _presentation(v),
-    "review_findings": lambda v, arg: catalogue.review_findings(arg, connection()),
     "summary": lambda v, arg: summary_of_findings(v.spec, connection(), method=v.method,
                                                   hartung_knapp=v.hartung_knapp, level=v.level,
                                                   uploads_dir=v.uploads),
@@ -236,8 +234,10 @@ def summary(view):
 
 
 def review_findings(outcome: str | None):
-    """Pooled results published reviews report for an outcome (cached per store version)."""
-    return result("review_findings", None, outcome)
+    """Pooled results published reviews report for an outcome: the Reviews page's table (cached once per
+    store version for every outcome), that outcome's rows."""
+    table = result("review_results", None, None)
+    return table[table["outcome"] == outcome].reset_index(drop=True)
 
 
 def forget_results() -> None:

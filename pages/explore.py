@@ -111,7 +111,7 @@ if len(reviews):
     with st.expander(f"What {reviews['Review'].nunique()} published review(s) found for this outcome"):
         st.caption("As printed by each review (sign conventions differ; each row says which way it runs), with its "
                    "AMSTAR 2 rating where the 2024 umbrella review gave one. Trial sets differ from the one above.")
-        st.dataframe(reviews, hide_index=True, width="stretch",
+        st.dataframe(reviews.drop(columns=["result_id", "review_id", "outcome"]), hide_index=True, width="stretch",
                      column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
 with st.expander("How one result per study is chosen"):
     st.markdown(analysis.followup_rule)

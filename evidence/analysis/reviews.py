@@ -149,17 +149,25 @@ def measure_is_ratio(effect_type: str) -> bool:
     return effect_type in ("RR", "OR", "IRR", "HR")
 
 
+#: How each review sign convention reads on screen (the one wording of ``review_results.reported_sign``).
+SIGN_TEXT = {
+    "ps_minus_ctl": "peer support minus control, on the measure as scored",
+    "positive_favours_ps": "positive favours peer support",
+    "negative_favours_ps": "negative favours peer support",
+}
+
+
 def review_results_table(outcome: str | None = None, con=None) -> pd.DataFrame:
-    """Every pooled result (optionally one outcome): review, AMSTAR 2, outcome, comparator, k, N, measure,
-    the effect and CI as printed, I², the sign convention and the source."""
+    """Every pooled result (optionally one outcome), newest review first: review, AMSTAR 2, outcome as the
+    review reported it, subgroup, comparator, k, N, measure, the effect and CI as printed, I², the sign
+    convention in words (reviews differ: Lloyd-Evans 2014 prints negative SMDs for benefit, Bryan &
+    Arkowitz 2015 positive ones) and the source. The Reviews page and Explore's expander both show it."""
     x = q.review_result_rows(outcome, con)
-    sign = {"ps_minus_ctl": "peer support minus control (measure as scored)",
-            "positive_favours_ps": "positive favours peer support",
-            "negative_favours_ps": "negative favours peer support"}
     return pd.DataFrame({
         "Review": [_label(a, y, i) for a, y, i in zip(x["first_author"], x["year"], x["review_id"])],
         "AMSTAR 2": x["amstar2"].fillna("not rated"),
         "Outcome": x["outcome_label"],
+        "Subgroup": x["subgroup"].fillna(""),
         "Comparator": x["comparator"].fillna("not stated"),
         "k": pd.array(x["k_studies"], dtype="Int64"),
         "N": pd.array(x["n_participants"], dtype="Int64"),
@@ -168,8 +176,9 @@ def review_results_table(outcome: str | None = None, con=None) -> pd.DataFrame:
         "CI low": x["ci_low"],
         "CI high": x["ci_high"],
         "I² (%)": x["i2"],
-        "Sign as printed": x["reported_sign"].map(sign).fillna("not stated by the review"),
+        "Sign as printed": x["reported_sign"].map(SIGN_TEXT).fillna("not stated by the review"),
         "Source": x["source_url"].fillna(""),
+        "Where": x["source_location"].fillna(""),
         "result_id": x["result_id"],
         "review_id": x["review_id"],
         "outcome": x["outcome"],

@@ -1,5 +1,5 @@
-"""What the store holds: trials and their characteristics, coverage by population and outcome, and
-the pooled results published reviews report (the umbrella level).
+"""What the store holds: trials and their characteristics, and coverage by population and outcome (the
+pooled results published reviews report are tabled by :mod:`evidence.analysis.reviews`).
 
 Pure functions of the shipped store returning display-ready frames; labels come from the controlled
 lists so the tables read like the sidebar.
@@ -22,14 +22,6 @@ STUDY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("usable_outcomes", "Outcomes with numbers"), ("outcomes_no_data", "Outcomes without usable numbers"),
     ("flags", "Flags"), ("study_id", "study_id"),
 )
-
-#: How each review sign convention reads on screen.
-SIGN_TEXT = {
-    "ps_minus_ctl": "peer support minus control, on the measure as scored",
-    "positive_favours_ps": "positive favours peer support",
-    "negative_favours_ps": "negative favours peer support",
-}
-
 
 def _labelled(frame: pd.DataFrame, con) -> pd.DataFrame:
     """Replace controlled-list values by their labels (unknown values are kept as they are)."""
@@ -93,44 +85,3 @@ def coverage_table(con=None) -> pd.DataFrame:
     table.index.name = "Population"
     table.columns.name = None
     return table.reset_index()
-
-
-def review_findings(outcome: str | None = None, con=None) -> pd.DataFrame:
-    """Pooled results reported by systematic reviews, optionally for one outcome, newest review first.
-
-    Estimates are shown as the review printed them, with the sign convention in words (reviews
-    differ: Lloyd-Evans 2014 prints negative SMDs for benefit, Bryan & Arkowitz 2015 positive ones).
-    """
-    con = con if con is not None else connection.shared_connection()
-    results = rows.table("review_results", con)
-    if outcome is not None:
-        results = results[results["outcome"] == outcome]
-    reviews = rows.table("reviews", con)[["review_id", "first_author", "year", "amstar2", "review_type"]]
-    frame = results.merge(reviews, on="review_id", how="left")
-    sign = frame["reported_sign"].map(lambda s: SIGN_TEXT.get(s, "not stated by the review"))
-    frame = _labelled(frame, con)
-
-    def estimate_text(r) -> str:
-        if pd.isna(r["estimate"]):
-            return "not reported"
-        ci = (f" [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"])
-              else " (no CI reported)")
-        return f"{r['estimate']:.2f}{ci}"
-
-    out = pd.DataFrame({
-        "Review": [f"{a} {int(y)}" if pd.notna(a) and pd.notna(y) else rid
-                   for a, y, rid in zip(frame["first_author"], frame["year"], frame["review_id"])],
-        "AMSTAR 2": frame["amstar2"].fillna("not rated"),
-        "Outcome as reported": frame["outcome_label"],
-        "Subgroup": frame["subgroup"].fillna(""),
-        "k": pd.array(frame["k_studies"], dtype="Int64"),
-        "Participants": pd.array(frame["n_participants"], dtype="Int64"),
-        "Effect": frame["effect_type"].fillna(""),
-        "Estimate [95% CI]": [estimate_text(r) for _, r in frame.iterrows()],
-        "Sign convention": sign,
-        "I² (%)": frame["i2"],
-        "Source": frame["source_url"].fillna(""),
-        "Where": frame["source_location"].fillna(""),
-        "_year": frame["year"],
-    })
-    return out.sort_values(["_year", "Review"], ascending=[False, True]).drop(columns="_year").reset_index(drop=True)

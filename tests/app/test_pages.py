@@ -309,10 +309,10 @@ def test_data_page_lists_every_trial_and_coverage():
 
 
 def test_explore_shows_what_published_reviews_found_for_the_outcome():
-    from evidence.query import catalogue as coverage
+    from evidence.analysis.reviews import review_results_table
 
     at = run_app({"outcome": OUTCOME}, page=EXPLORE)
-    n_reviews = coverage.review_findings(OUTCOME)["Review"].nunique()
+    n_reviews = review_results_table(OUTCOME)["Review"].nunique()
     assert n_reviews > 0
     assert any(e.label == f"What {n_reviews} published review(s) found for this outcome" for e in at.expander)
 

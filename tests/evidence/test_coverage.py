@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evidence.query import catalogue as coverage
+from evidence.analysis.reviews import SIGN_TEXT, review_results_table
 from evidence.store import connection
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -73,20 +74,20 @@ def test_coverage_counts_trials_per_population_and_outcome(con):
 
 def test_review_findings_keep_the_published_numbers_and_say_the_sign(con):
     results = [r for r in _csv("review_results.csv") if r["outcome"] == "depression"]
-    found = coverage.review_findings("depression", con)
+    found = review_results_table("depression", con)
     assert len(found) == len(results)
-    printed = set(found["Estimate [95% CI]"])
+    printed = set(zip(found["Effect"], found["CI low"], found["CI high"]))
     for r in results:
         if r["estimate"] and r["ci_low"] and r["ci_high"]:
-            assert f"{float(r['estimate']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]" in printed
-    signs = set(found["Sign convention"])
-    assert signs <= set(coverage.SIGN_TEXT.values()) | {"not stated by the review"}
+            assert (float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"])) in printed
+    signs = set(found["Sign as printed"])
+    assert signs <= set(SIGN_TEXT.values()) | {"not stated by the review"}
     years = found["Review"].str.extract(r"(\d{4})$")[0].astype(float)
     assert list(years) == sorted(years, reverse=True)
 
 
 def test_review_findings_for_an_outcome_no_review_pooled_is_empty(con):
-    assert coverage.review_findings("no such outcome", con).empty
+    assert review_results_table("no such outcome", con).empty
 
 
 def test_overview_states_whose_risk_of_bias_judgement_each_trial_carries(con):
