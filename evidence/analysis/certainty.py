@@ -105,7 +105,7 @@ def level_after(total_downgrade: int) -> str:
 
 
 def _weights(a: Analysis) -> np.ndarray:
-    v = a.effects["vi"].to_numpy(float)
+    v = a.data.vi
     tau2 = a.pooled.tau2 if a.pooled is not None and a.k > 1 and math.isfinite(a.pooled.tau2) else 0.0
     w = 1.0 / (v + tau2)
     return w / w.sum()
@@ -117,7 +117,7 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float:
 
 def risk_of_bias(a: Analysis, weights: np.ndarray) -> tuple[Downgrade | None, str | None]:
     """Weight from trials not at low risk; a note counting trials without a judgement."""
-    rob = np.array([v.strip().lower() if isinstance(v, str) else "" for v in a.effects["risk_of_bias"].tolist()],
+    rob = np.array([v.strip().lower() if isinstance(v, str) else "" for v in a.data.column("risk_of_bias").tolist()],
                    dtype=object)
     missing = int((rob == "").sum())
     note = None
@@ -161,7 +161,7 @@ def inconsistency(a: Analysis) -> Downgrade | None:
 def indirectness(a: Analysis, weights: np.ndarray) -> Downgrade | None:
     """Weight from trials whose intervention may not be peer support as defined."""
     mask = np.array([isinstance(f, str) and bool(INDIRECT_FLAGS & set(f.split(";")))
-                     for f in a.effects["flags"].tolist()], dtype=bool)
+                     for f in a.data.column("flags").tolist()], dtype=bool)
     share = _share(weights, mask)
     if share > 0.5:
         n = int(mask.sum())
@@ -184,7 +184,7 @@ def imprecision(a: Analysis, events: float | None = None, events_complete: bool 
     if crosses:
         reasons.append("the confidence interval includes no effect")
     short = False
-    n_known = bool(np.isfinite(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan)).any())
+    n_known = bool(np.isfinite(a.data.n_total).any())
     if not n_known and not (a.is_ratio and events is not None):
         what = None  # neither participants nor events reported: the information size cannot be checked
     elif a.is_ratio:
@@ -216,7 +216,7 @@ def publication_bias(a: Analysis) -> tuple[Downgrade | None, str | None]:
                       f"at least {SMALL_STUDY_MIN_K}).")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.StatsWarning)
-        egger = stats.egger_test(a.effects["yi"].to_numpy(float), a.effects["vi"].to_numpy(float), level=a.level)
+        egger = stats.egger_test(a.data.yi, a.data.vi, level=a.level)
     if math.isfinite(egger.p_value) and egger.p_value < EGGER_P:
         return Downgrade("Publication bias", 1, f"Egger's test p = {egger.p_value:.3f} (< {EGGER_P:.2f}) with "
                                                 f"{a.k} trials: small trials report larger effects."), None

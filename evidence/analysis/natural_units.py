@@ -69,13 +69,13 @@ class NaturalDifference:
 
 
 def _trial_difference(row, factor: float, level: float) -> tuple[float, float] | None:
-    route = str(row.get("computed_from") or "")
-    if route.startswith("arm means"):
+    route = str(row.get("route") or "")
+    if route == "arm_continuous":
         vals = [row.get(c) for c in ("mean_ps", "sd_ps", "n_ps", "mean_ctl", "sd_ctl", "n_ctl")]
         if any(v is None or pd.isna(v) for v in vals):
             return None
         es = stats.mean_difference(*[[float(v)] for v in vals])
-    elif route.startswith("reported MD") and row.get("reported_sign") == "ps_minus_ctl":
+    elif route == "reported_md" and row.get("reported_sign") == "ps_minus_ctl":
         vals = [row.get(c) for c in ("reported_effect", "reported_ci_low", "reported_ci_high")]
         if any(v is None or pd.isna(v) for v in vals):
             return None
@@ -92,7 +92,7 @@ def natural_difference(a: Analysis, arms, *, lower_is_better: bool) -> NaturalDi
     """The pooled MD in the outcome's unit, or None (no unit for the outcome, not SMD, or fewer than one trial).
 
     ``arms``: the pooled trials' candidate columns (arm means/SDs/Ns and the reported effect; a frame or
-    column -> array), row for row with ``a.effects``.
+    column -> array), row for row with ``a.data``.
     """
     unit = NATURAL_UNITS.get(a.spec.outcome or "")
     if unit is None or a.effect_measure != "SMD" or a.k == 0:
@@ -100,8 +100,8 @@ def natural_difference(a: Analysis, arms, *, lower_is_better: bool) -> NaturalDi
     cols = ["mean_ps", "sd_ps", "n_ps", "mean_ctl", "sd_ctl", "n_ctl", "reported_effect", "reported_ci_low",
             "reported_ci_high", "reported_sign"]
     columns = {c: list(arms[c]) for c in cols}
-    columns["measure"] = a.effects["measure"].tolist()
-    columns["computed_from"] = a.effects["computed_from"].tolist()
+    columns["measure"] = a.data.column("measure").tolist()
+    columns["route"] = a.data.column("route").tolist()
     records = [dict(zip(columns, values)) for values in zip(*columns.values())]
     y, v = [], []
     with warnings.catch_warnings():

@@ -141,14 +141,14 @@ def lower_is_better(a: Analysis) -> bool:
     """Whether less of the outcome is good: the event's side for ratios, else most trials' measures."""
     if a.is_ratio and a.favours.event_known:
         return a.favours.side == "left"
-    known = [bool(v) for v in a.effects["higher_is_better"].tolist() if v is not None and v is not pd.NA and v == v]
+    known = [bool(v) for v in a.data.column("higher_is_better").tolist() if v is not None and v is not pd.NA and v == v]
     return bool(known) and known.count(False) > len(known) / 2
 
 
 def _control_risks(a: Analysis, arms) -> np.ndarray:
     """Control-arm risk of each pooled trial with counts, for the event the analysis counts.
 
-    ``arms``: column -> array of the candidate rows of ``a.effects``, row for row.
+    ``arms``: column -> array of the candidate rows of the pooled rows (``a.data``), row for row.
     """
     e_ctl = np.asarray(arms["events_ctl"], dtype=float)
     n_ctl = np.asarray(arms["n_ctl"], dtype=float)
@@ -173,7 +173,7 @@ def _apply_ratio(risk: float, log_ratio: float, effect_measure: str) -> float:
 def absolute_effect(a: Analysis, arms) -> AbsoluteEffect | None:
     """Per 1,000 with control and with peer support (95% CI), for ratio analyses with control-arm counts.
 
-    ``arms``: the candidate rows of ``a.effects``, row for row (see :func:`arm_rows`).
+    ``arms``: the candidate rows of the pooled rows (``a.data``), row for row (see :func:`arm_rows`).
     """
     if not a.is_ratio or a.pooled is None:
         return None
@@ -182,7 +182,7 @@ def absolute_effect(a: Analysis, arms) -> AbsoluteEffect | None:
         return None
     acr = float(np.median(risks))
     p = a.pooled
-    comps = set(a.effects["comparator"].astype("string").fillna("").tolist())
+    comps = {c if isinstance(c, str) else "" for c in a.data.column("comparator").tolist()}
     comparator = "usual care" if comps == {"usual care"} else "control"
     per = [1000.0 * _apply_ratio(acr, x, a.effect_measure) for x in (p.estimate, p.ci_low, p.ci_high)]
     return AbsoluteEffect(acr, 1000.0 * acr, per[0], min(per[1], per[2]), max(per[1], per[2]), len(risks),
@@ -201,9 +201,10 @@ class _ArmIndex:
         keys = zip(self.arrays["dataset"].astype(str), self.arrays["effect_id"].astype(str))
         self.index = {key: i for i, key in enumerate(keys)}
 
-    def for_effects(self, effects: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Column -> array, row for row with ``effects`` (numbers as floats with NaN, the rest as objects)."""
-        keys = zip(effects["dataset"].astype(str).tolist(), effects["effect_id"].astype(str).tolist())
+    def for_effects(self, data) -> dict[str, np.ndarray]:
+        """Column -> array, row for row with the pooled rows ``data`` (an :class:`EffectData`; numbers as
+        floats with NaN, the rest as objects)."""
+        keys = zip(map(str, data.column("dataset").tolist()), map(str, data.column("effect_id").tolist()))
         pos = np.array([self.index.get(key, -1) for key in keys], dtype=np.intp)
         if len(pos) and pos.min() < 0:  # a pooled row the candidate read did not return (cannot happen on one read)
             raise LookupError("pooled effect rows missing from the candidate rows")
@@ -218,7 +219,7 @@ _NUMERIC_ARMS = frozenset({"events_ps", "events_ctl", "n_ps", "n_ctl", "mean_ps"
 def arm_rows(a: Analysis, con=None, uploads_dir=None) -> dict[str, np.ndarray]:
     """The candidate columns (arm counts, means, reported effect) of an analysis' pooled trials, row for row."""
     rows = query.candidate_rows(a.spec, con, uploads_dir=uploads_dir).reindex(columns=list(ARM_COLUMNS))
-    return _ArmIndex(rows).for_effects(a.effects)
+    return _ArmIndex(rows).for_effects(a.data)
 
 
 def _row(a: Analysis, label: str, arms) -> FindingRow:
@@ -245,12 +246,12 @@ def _row(a: Analysis, label: str, arms) -> FindingRow:
 
 def participants_complete(a: Analysis) -> bool:
     """Whether every pooled trial reports its N (else the total is a lower bound)."""
-    return bool(np.isfinite(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan)).all())
+    return bool(np.isfinite(a.data.n_total).all())
 
 
 def participants_known(a: Analysis) -> int | None:
     """Total participants, or None when no pooled trial reports its N."""
-    n = np.asarray(a.effects["n_total"].to_numpy(dtype=float, na_value=np.nan))
+    n = a.data.n_total
     return a.participants if np.isfinite(n).any() else None
 
 
@@ -292,7 +293,7 @@ def summary_of_findings(spec: FilterSpec, con=None, *, method: str = "REML", har
             except NoMatchingStudies:
                 left_out.append((label, "no trial has numbers that can be pooled"))
                 continue
-        rows.append(_row(a, label, arms.for_effects(a.effects)))
+        rows.append(_row(a, label, arms.for_effects(a.data)))
     rows.sort(key=lambda r: (-r.k, -r.participants, r.outcome_label))
     return SummaryOfFindings(spec=base, rows=tuple(rows), left_out=tuple(left_out), method=method,
                              hartung_knapp=hartung_knapp, level=level)
