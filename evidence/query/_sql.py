@@ -21,3 +21,12 @@ def _fetchall(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tu
         return cur.execute(sql, params).fetchall()
     finally:
         cur.close()
+
+
+def _fetchnumpy(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict:
+    """The result as column name -> numpy array (text as object arrays, NULL as None or masked)."""
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, params).fetchnumpy()
+    finally:
+        cur.close()
