@@ -10,20 +10,25 @@ The URL codec is lossless for every spec whose values are valid: field names
 are the query keys, list values are comma-separated. Decoding never raises;
 unknown keys, unknown values and malformed numbers are dropped and reported as
 notices.
+
+The fields themselves (categorical fields, filter order, whitelisted columns,
+reserved and list query keys, name patterns, the controlled lists) are declared
+in :mod:`evidence.core.filter_fields` and re-exported here: import them from
+this module.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Iterable, Mapping
 
 from evidence.core.params import collapse, notice_ignored
 from evidence.core.params import short as _short
 from .choices import (CHOICE_KEYS, FOLLOWUP_RULES, REVIEW_ID_PATTERN, SCALES, choice_words, followup_rule,
                       followup_target, parse_choice, review_name)
+from .filter_fields import (_LABELS, CATEGORICAL_FIELDS, COLUMNS, DATASET_NAME_PATTERN, FILTER_ORDER,
+                            LIST_QUERY_KEYS, RESERVED_QUERY_KEYS, STUDY_ID_PATTERN, vocabulary)
 
 __all__ = [
     "FilterSpec",
@@ -45,77 +50,6 @@ __all__ = [
     "followup_target",
     "REVIEW_ID_PATTERN",
 ]
-
-#: Fields holding a tuple of allowed values from the controlled lists (vocab.csv field = same name).
-CATEGORICAL_FIELDS: tuple[str, ...] = (
-    "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
-    "org_support", "peer_deliverer", "comparator", "risk_of_bias",
-)
-
-#: Order in which filters are applied when looking for the one that emptied the set.
-FILTER_ORDER: tuple[str, ...] = (
-    "outcome", "review", "population", "setting", "ps_format", "ps_mode", "ps_role", "peer_paid",
-    "org_support", "peer_deliverer", "comparator", "risk_of_bias", "timepoint_months",
-    "year", "exclude_studies", "include_flagged",
-)
-
-#: Whitelisted SQL expression for each filter (aliases: ``s`` = studies, ``e`` = effects).
-#: Risk of bias is judged per result where the source gives it, else per trial.
-COLUMNS: dict[str, str] = {
-    "outcome": "e.outcome",
-    "population": "s.population",
-    "setting": "s.setting",
-    "ps_format": "s.ps_format",
-    "ps_mode": "s.ps_mode",
-    "ps_role": "s.ps_role",
-    "peer_paid": "s.peer_paid",
-    "org_support": "s.org_support",
-    "peer_deliverer": "s.peer_deliverer",
-    "comparator": "e.comparator",
-    "risk_of_bias": "COALESCE(e.risk_of_bias, s.risk_of_bias)",
-    "timepoint_months": "e.timepoint_months",
-    "year": "s.year",
-    "exclude_studies": "s.study_id",
-    "review": "s.study_id",
-}
-
-#: Query keys the app uses beside the filter (never reported as unknown).
-RESERVED_QUERY_KEYS: frozenset[str] = frozenset({"method", "hk", "version", "level", "page", "moderator", "prior",
-                                                  "prior_scale", "mid", "screen"})
-
-#: Imported dataset names: lower-case letters, digits, ``_`` and ``-``; 1–40 characters.
-DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-#: Study identifiers (``FirstAuthorYear`` plus suffixes).
-STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-_LABELS = {
-    "outcome": "outcome", "population": "population", "setting": "setting",
-    "ps_format": "format", "ps_mode": "mode", "ps_role": "role", "peer_paid": "peers paid",
-    "org_support": "organisational support", "peer_deliverer": "deliverer",
-    "comparator": "comparator", "risk_of_bias": "risk of bias",
-}
-
-
-def vocabulary(data_dir: str | Path | None = None) -> dict[str, tuple[str, ...]]:
-    """Allowed values per categorical field, from the controlled lists (``data/vocab.csv``).
-
-    Parameters
-    ----------
-    data_dir : str or Path, optional
-        Folder holding ``vocab.csv``; defaults to the shipped ``data/``.
-
-    Returns
-    -------
-    dict
-        ``field -> tuple of values`` in display order; empty when vocab.csv is missing.
-    """
-    from evidence.store.vocab import load_vocab  # the one reader of vocab.csv (cached until the file changes)
-
-    try:
-        v = load_vocab(data_dir)
-    except FileNotFoundError:
-        return {}
-    return {f: v.values(f) for f in v.fields()}
 
 
 def _clean(text: str) -> str:
@@ -378,10 +312,6 @@ def _parse_range(text: str, kind: type) -> tuple | None:
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo < 0:
         return None
     return (lo, hi)
-
-
-#: Query keys whose value is a list: a repeated key adds its values (``?population=a&population=b``).
-LIST_QUERY_KEYS: frozenset[str] = frozenset(CATEGORICAL_FIELDS) | {"exclude_studies"}
 
 
 def collapse_query_params(params: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:

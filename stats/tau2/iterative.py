@@ -1,23 +1,11 @@
-"""Estimators of the between-study variance tau^2 (random-effects model).
+"""The iterative tau^2 estimators (PM, ML, REML) and the root finders behind them.
 
-Each estimator is one small function with metafor ``rma()`` definitions
-(Viechtbauer 2005, J. Educ. Behav. Stat. 30:261-293; Veroniki et al. 2016,
-Res. Synth. Methods 7:55-79). They work on a :class:`Batch`: the same ``k``
-studies and ``m`` subsets of them (all studies, each leave-one-out subset,
-each cumulative prefix, each subgroup), so that sensitivity analyses are
-vectorised. Every estimator returns an array of ``m`` estimates, floored at 0,
-and assumes each subset has at least two studies.
-
-Notation: ``w_i = 1 / (v_i + tau2)``, ``mu = sum(w y) / sum(w)``, residuals
-``r_i = y_i - mu`` and the generalised Q statistic
-``Q(tau2) = sum w_i r_i^2 = y'P y`` with ``P = W - W 1 1' W / sum(w)``.
-``Q`` is decreasing in ``tau2`` (``Q' = -y'PPy``), so ``Q(tau2) = target``
-has at most one root; that solves the Paule-Mandel and Q-profile equations.
-
-Implementation note: all weighted sums a fit needs are power sums
-``sum_i w_i^p y_i^q`` (p = 1..3, q = 0..2), obtained with one matrix product
-per power ``p``; effects are centred first so that the expansions of ``Q`` and
-the score lose no accuracy.
+``Q(tau2)`` is decreasing in ``tau2`` (``Q' = -y'PPy``), so ``Q(tau2) =
+target`` has at most one root: :func:`solve_q` solves the Paule-Mandel and
+Q-profile equations. ML and REML maximise the (restricted) likelihood by
+Fisher scoring as metafor, finished by Newton steps (:func:`_likelihood_root`).
+The ``scalar_*`` functions are the same iterations on one data set in plain
+floats (also used by :mod:`stats.moderators`). Notation as :mod:`stats.tau2`.
 """
 
 from __future__ import annotations
@@ -26,21 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from ._validation import check_effects, check_method
+from .batch import Batch, _mean_and_q, _moment, q_statistic
+from .closed_form import tau2_he
 
-__all__ = [
-    "Batch",
-    "tau2_fe",
-    "tau2_dl",
-    "tau2_he",
-    "tau2_sj",
-    "tau2_pm",
-    "tau2_ml",
-    "tau2_reml",
-    "solve_q",
-    "estimate_tau2",
-    "ESTIMATORS",
-]
+__all__ = ["solve_q", "scalar_solve", "scalar_likelihood_root", "tau2_pm", "tau2_ml", "tau2_reml"]
 
 #: Convergence of the iterative estimators: stop when a step changes tau^2 by
 #: less than ``REL_TOL * tau2 + ABS_TOL`` (metafor's tests of agreement were
@@ -59,185 +36,12 @@ MAX_NEWTON = 200
 MAX_FISHER = 10000
 
 
-class Batch:
-    """``m`` subsets of one set of ``k`` studies.
-
-    Parameters
-    ----------
-    yi, vi : numpy.ndarray, shape (k,)
-        Effects and positive sampling variances.
-    mask : numpy.ndarray, shape (m, k), optional
-        1.0 where a study belongs to a subset, else 0.0. ``None`` (with
-        ``drop=None``) means one subset holding every study.
-    drop : numpy.ndarray of int, shape (m,), optional
-        Leave-one-out subsets: row ``r`` holds every study except
-        ``drop[r]``. Cheaper than the equivalent mask.
-    """
-
-    def __init__(self, yi: np.ndarray, vi: np.ndarray, mask: np.ndarray | None = None,
-                 drop: np.ndarray | None = None, _center: float | None = None):
-        self.yi, self.vi, self.mask, self.drop = yi, vi, mask, drop
-        if _center is None:
-            w = 1.0 / vi
-            # Centring at the common-effect mean keeps the power-sum expansions accurate.
-            _center = float(yi[0]) if np.ptp(yi) == 0 else float(w @ yi / w.sum())
-        self.center = _center
-        yc = yi - _center
-        self.y3 = np.column_stack([np.ones_like(yc), yc, yc * yc])
-        if mask is not None:
-            self.m = mask.shape[0]
-            self.k = mask.sum(axis=1)
-        elif drop is not None:
-            self.m = drop.size
-            self.k = np.full(self.m, yi.size - 1.0)
-        else:
-            self.m = 1
-            self.k = np.array([float(yi.size)])
-
-    def subset(self, rows: np.ndarray) -> "Batch":
-        """The batch restricted to some of its subsets."""
-        mask = None if self.mask is None else self.mask[rows]
-        drop = None if self.drop is None else self.drop[rows]
-        if mask is None and drop is None and rows.size != 1:
-            raise ValueError("a single-subset batch has only row 0")
-        return Batch(self.yi, self.vi, mask, drop, _center=self.center)
-
-    def weights(self, tau2: np.ndarray) -> np.ndarray:
-        """``w`` of shape (m, k), 0 for studies outside a subset."""
-        w = self.vi[None, :] + tau2[:, None]
-        np.reciprocal(w, out=w)
-        if self.mask is not None:
-            w *= self.mask
-        return w
-
-    def power_sums(self, tau2: np.ndarray, order: int) -> list[np.ndarray]:
-        """``[S_1, ..., S_order]``; ``S_p[:, q] = sum_i w_i^p y_i^q`` (y centred)."""
-        if self.m > 1 and np.all(tau2 == tau2[0]):
-            return self._power_sums_common(float(tau2[0]), order)
-        w = self.weights(tau2)
-        out = [w @ self.y3]
-        wp = w
-        for _ in range(order - 1):
-            wp = wp * w
-            out.append(wp @ self.y3)
-        if self.drop is not None:
-            # Leave-one-out: remove each row's own study from the full sums.
-            own = 1.0 / (self.vi[self.drop] + tau2)
-            own_y3 = self.y3[self.drop]
-            for p, s in enumerate(out, start=1):
-                s -= (own**p)[:, None] * own_y3
-        return out
-
-    def _power_sums_common(self, tau2: float, order: int) -> list[np.ndarray]:
-        """power_sums when every subset has the same tau2: O(k) weights instead of O(m k)."""
-        w = 1.0 / (self.vi + tau2)
-        out = []
-        wp = np.ones_like(w)
-        for _ in range(order):
-            wp = wp * w
-            wy3 = wp[:, None] * self.y3
-            if self.mask is not None:
-                out.append(self.mask @ wy3)
-            elif self.drop is not None:
-                out.append(wy3.sum(axis=0)[None, :] - wy3[self.drop])
-            else:
-                out.append(wy3.sum(axis=0)[None, :])
-        return out
-
-    def unweighted_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(sum y^q for q = 0..2, sum v)`` per subset, ignoring weights."""
-        if self.mask is not None:
-            return self.mask @ self.y3, self.mask @ self.vi
-        s, sv = self.y3.sum(axis=0), self.vi.sum()
-        if self.drop is not None:
-            return s[None, :] - self.y3[self.drop], sv - self.vi[self.drop]
-        return s[None, :], np.array([sv])
-
-    def log_det_sum(self, tau2: np.ndarray) -> np.ndarray:
-        """``sum_i log(v_i + tau2)`` over each subset."""
-        logs = np.log(self.vi[None, :] + tau2[:, None])
-        if self.mask is not None:
-            return (logs * self.mask).sum(axis=1)
-        total = logs.sum(axis=1)
-        if self.drop is not None:
-            total -= np.log(self.vi[self.drop] + tau2)
-        return total
-
-
-def _mean_and_q(s1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean (centred scale) and ``Q = sum w (y - mu)^2`` from ``S_1``."""
-    mu = s1[:, 1] / s1[:, 0]
-    return mu, np.maximum(s1[:, 2] - mu * s1[:, 1], 0.0)
-
-
-def _moment(s: np.ndarray, mu: np.ndarray, q: int) -> np.ndarray:
-    """``sum w^p (y - mu)^q`` for q in {1, 2} from the power sums ``S_p``."""
-    if q == 1:
-        return s[:, 1] - mu * s[:, 0]
-    return s[:, 2] - 2.0 * mu * s[:, 1] + mu * mu * s[:, 0]
-
-
-def q_statistic(batch: Batch, tau2: np.ndarray) -> np.ndarray:
-    """Generalised Q at ``tau2`` for every subset."""
-    return _mean_and_q(batch.power_sums(tau2, 1)[0])[1]
-
-
 def _converged(change: np.ndarray, tau2: np.ndarray, newton=False) -> np.ndarray:
     """Converged when a step is negligible (or, for Newton steps, when its square is)."""
     strict = np.abs(change) <= REL_TOL * np.abs(tau2) + ABS_TOL
     if newton is False:
         return strict
     return strict | (newton & (np.abs(change) <= NEWTON_STOP * np.abs(tau2)))
-
-
-def tau2_fe(batch: Batch, tau2_init=None) -> np.ndarray:
-    """Fixed-effect (common-effect) model: tau^2 is 0 by assumption."""
-    return np.zeros(batch.m)
-
-
-def tau2_dl(batch: Batch, tau2_init=None) -> np.ndarray:
-    """DerSimonian-Laird moment estimator.
-
-    ``tau2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w))`` with
-    ``w = 1/v`` and ``Q`` the fixed-effect heterogeneity statistic
-    (DerSimonian & Laird 1986, Control. Clin. Trials 7:177-188).
-    """
-    s1, s2 = batch.power_sums(np.zeros(batch.m), 2)
-    _, q = _mean_and_q(s1)
-    c = s1[:, 0] - s2[:, 0] / s1[:, 0]
-    return np.maximum(0.0, (q - (batch.k - 1.0)) / c)
-
-
-def _plain_variance_parts(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Number of studies, unweighted sum of squares about the plain mean, sum of v."""
-    s, sv = batch.unweighted_sums()
-    n = s[:, 0]
-    rss = np.maximum(s[:, 2] - s[:, 1] ** 2 / n, 0.0)
-    return n, rss, sv
-
-
-def tau2_he(batch: Batch, tau2_init=None) -> np.ndarray:
-    """Hedges (Hedges-Olkin) unweighted moment estimator.
-
-    ``tau2 = max(0, (RSS - (sum v - sum v / k)) / (k - 1))`` where ``RSS`` is
-    the unweighted sum of squares about the plain mean (Hedges & Olkin 1985;
-    metafor ``method="HE"``).
-    """
-    n, rss, sv = _plain_variance_parts(batch)
-    return np.maximum(0.0, (rss - (sv - sv / n)) / (n - 1.0))
-
-
-def tau2_sj(batch: Batch, tau2_init=None) -> np.ndarray:
-    """Sidik-Jonkman two-step estimator.
-
-    Start from ``tau0 = sum (y - ybar)^2 / k`` (the plain variance with
-    divisor k), then ``tau2 = tau0 * Q(tau0) / (k - 1)`` (Sidik & Jonkman
-    2005, J. Biopharm. Stat. 15:823-838; metafor ``method="SJ"``). Zero only
-    when all effects are equal.
-    """
-    n, rss, _ = _plain_variance_parts(batch)
-    tau0 = rss / n
-    return tau0 * q_statistic(batch, tau0) / (n - 1.0)
 
 
 def solve_q(batch: Batch, target, q0=None, tau2_init=None) -> np.ndarray:
@@ -523,43 +327,3 @@ def tau2_reml(batch: Batch, tau2_init=None) -> np.ndarray:
     """
     start = tau2_he(batch) if tau2_init is None else tau2_init
     return _likelihood_root(batch, start, reml=True)
-
-
-#: Estimator function per method name; look-ups go through check_method first.
-ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
-    "FE": tau2_fe,
-    "DL": tau2_dl,
-    "REML": tau2_reml,
-    "PM": tau2_pm,
-    "ML": tau2_ml,
-    "HE": tau2_he,
-    "SJ": tau2_sj,
-}
-
-
-def estimate_tau2(yi, vi, method: str = "REML") -> float:
-    """tau^2 of one data set by the named estimator.
-
-    Parameters
-    ----------
-    yi, vi : array_like
-        Effect sizes and sampling variances (at least two studies).
-    method : str
-        One of ``stats.METHODS``.
-
-    Returns
-    -------
-    float
-        The estimate, floored at 0 (always 0 for ``"FE"``).
-
-    Raises
-    ------
-    ValueError
-        Invalid method (the message lists the valid ones), fewer than two
-        studies, or invalid ``yi``/``vi`` (the message names positions).
-    """
-    name = check_method(method)
-    y, v = check_effects(yi, vi)
-    if y.size < 2:
-        raise ValueError(f"tau^2 needs at least two studies, got k = {y.size}")
-    return float(ESTIMATORS[name](Batch(y, v))[0])

@@ -1,10 +1,4 @@
-"""Subgroup analysis and meta-regression.
-
-:func:`subgroups` pools each group separately (its own tau^2) and tests
-whether the group estimates differ; :func:`meta_regression` fits the
-mixed-effects model ``y_i = x_i' beta + u_i + e_i`` of metafor
-``rma(yi, vi, mods = X)``.
-"""
+"""Mixed-effects meta-regression ``y_i = x_i' beta + u_i + e_i`` (metafor ``rma(yi, vi, mods = X)``)."""
 
 from __future__ import annotations
 
@@ -12,118 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _distributions as dist
-from ._results import result_dict
-from ._validation import check_effects, format_positions
-from .pooling import PooledEstimate, check_options, estimate_from_batch, fit_batch
-from .tau2 import Batch, scalar_likelihood_root, scalar_solve
+from .. import _distributions as dist
+from .._results import result_dict
+from .._validation import check_effects
+from ..pooling import check_options
+from .design import _Design, _tau2_general
 
-__all__ = ["SubgroupAnalysis", "MetaRegression", "subgroups", "meta_regression"]
-
-
-
-
-@dataclass(frozen=True)
-class SubgroupAnalysis:
-    """Separate meta-analyses per subgroup and the test for subgroup differences.
-
-    Attributes
-    ----------
-    groups : tuple
-        Group labels in order of first appearance in the input.
-    estimates : tuple of PooledEstimate
-        One fit per group, each with its own tau^2.
-    positions : tuple of tuple of int
-        Input positions of the studies in each group.
-    q_between : float
-        ``sum_g (mu_g - mu_bar)^2 / se_g^2`` with ``mu_bar`` the
-        inverse-variance mean of the group estimates, ``1/se_g^2`` weights:
-        the fixed-effect Q across subgroup estimates (Borenstein et al. 2009,
-        ch. 19; as RevMan and the R package meta report it). Uses the groups'
-        ``se`` as fitted (Hartung-Knapp ones if requested).
-    df_between : int
-        Number of groups minus 1.
-    p_between : float
-        ``P(chi-square(df_between) > q_between)``; NaN with a single group.
-    method, hartung_knapp, level
-        Settings shared by all group fits.
-    k : int
-        Total number of studies.
-    """
-
-    groups: tuple
-    estimates: tuple[PooledEstimate, ...]
-    positions: tuple[tuple[int, ...], ...]
-    q_between: float
-    df_between: int
-    p_between: float
-    method: str
-    hartung_knapp: bool
-    level: float
-    k: int
-
-    def to_dict(self) -> dict:
-        return result_dict(self)
-
-
-def _group_labels(groups, k: int) -> tuple[list, np.ndarray]:
-    labels = list(groups) if not isinstance(groups, np.ndarray) else groups.tolist()
-    if len(labels) != k:
-        raise ValueError(f"Arguments must have the same length: yi has {k}, groups has {len(labels)}")
-    missing = [i for i, g in enumerate(labels) if g is None or (isinstance(g, float) and np.isnan(g))]
-    if missing:
-        raise ValueError(f"groups has missing labels at positions {format_positions(missing)}")
-    order: dict = {}
-    codes = np.empty(k, dtype=int)
-    for i, g in enumerate(labels):
-        codes[i] = order.setdefault(g, len(order))
-    return list(order), codes
-
-
-def subgroups(yi, vi, groups, *, method: str = "REML", hartung_knapp: bool = False,
-              level: float = 0.95) -> SubgroupAnalysis:
-    """Pool each subgroup separately and test for subgroup differences.
-
-    Parameters
-    ----------
-    yi, vi : array_like
-        Effect sizes and sampling variances.
-    groups : sequence
-        Group label per study (any hashable values, no missing ones).
-    method, hartung_knapp, level
-        As :func:`stats.pool`.
-
-    Returns
-    -------
-    SubgroupAnalysis
-        See its attributes for the formulas.
-
-    Raises
-    ------
-    ValueError
-        ``groups`` of the wrong length or with missing labels, or any input
-        error of :func:`stats.pool`.
-    """
-    method, hartung_knapp, level = check_options(method, hartung_knapp, level)
-    y, v = check_effects(yi, vi)
-    labels, codes = _group_labels(groups, y.size)
-    n_groups = len(labels)
-    mask = (codes[None, :] == np.arange(n_groups)[:, None]).astype(float)
-    fit = fit_batch(Batch(y, v, mask=mask), method=method, hartung_knapp=hartung_knapp, level=level)
-    estimates = tuple(estimate_from_batch(fit, g, method=method, hartung_knapp=hartung_knapp, level=level)
-                      for g in range(n_groups))
-    est, se = fit["estimate"], fit["se"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = 1.0 / se**2
-        mu = np.sum(w * est) / np.sum(w)
-        q_between = float(np.sum(w * (est - mu) ** 2))
-    df = n_groups - 1
-    p_between = float(dist.chi2_upper_p(q_between, df)) if df > 0 else float("nan")
-    if df == 0:
-        q_between = float("nan")
-    positions = tuple(tuple(int(i) for i in np.flatnonzero(codes == g)) for g in range(n_groups))
-    return SubgroupAnalysis(tuple(labels), estimates, positions, q_between, df, p_between,
-                            method, hartung_knapp, level, int(y.size))
+__all__ = ["MetaRegression", "meta_regression"]
 
 
 @dataclass(frozen=True)
@@ -207,105 +96,6 @@ class MetaRegression:
 
     def to_dict(self) -> dict:
         return result_dict(self)
-
-
-class _Design:
-    """Weighted least-squares pieces of the model at one value of tau2."""
-
-    def __init__(self, y, v, X, tau2):
-        self.w = w = 1.0 / (v + tau2)
-        xw = X * w[:, None]
-        self.A = np.linalg.inv(X.T @ xw)
-        self.beta = self.A @ (xw.T @ y)
-        self.X = X
-        self.resid = y - X @ self.beta
-        self.py = w * self.resid  # P y
-
-    def apply_p(self, a):
-        """``P a`` with ``P = W - W X A X' W``."""
-        wa = self.w * a
-        return wa - self.w * (self.X @ (self.A @ (self.X.T @ wa)))
-
-    def tr_p(self):
-        b2 = (self.X * (self.w**2)[:, None]).T @ self.X
-        return self.w.sum() - np.trace(self.A @ b2)
-
-    def tr_pp(self):
-        w = self.w
-        b2 = (self.X * (w**2)[:, None]).T @ self.X
-        b3 = (self.X * (w**3)[:, None]).T @ self.X
-        ab2 = self.A @ b2
-        return np.sum(w**2) - 2.0 * np.trace(self.A @ b3) + np.trace(ab2 @ ab2)
-
-
-def _q_general(y, v, X, tau2):
-    d = _Design(y, v, X, tau2)
-    return float(d.resid @ d.py), d
-
-
-def _tau2_moments(y, v, X, method):
-    k, p = X.shape
-    if method == "DL":
-        d = _Design(y, v, X, 0.0)
-        return max(0.0, (float(d.resid @ d.py) - (k - p)) / d.tr_p())
-    if method in ("HE", "ML", "REML"):
-        a = np.linalg.inv(X.T @ X)
-        resid = y - X @ (a @ (X.T @ y))
-        tr_pv = np.sum(v) - np.trace(a @ ((X * v[:, None]).T @ X))
-        return max(0.0, (float(resid @ resid) - tr_pv) / (k - p))
-    if method == "SJ":
-        # metafor starts from the plain variance of y (divisor k), not the residuals.
-        tau0 = float(np.mean((y - y.mean()) ** 2))
-        q, _ = _q_general(y, v, X, tau0)
-        return tau0 * q / (k - p)
-    raise AssertionError(method)
-
-
-def _solve_q_general(y, v, X, target, q0):
-    def q_and_slope(t):
-        q, d = _q_general(y, v, X, t)
-        return q, float(d.py @ d.py)  # dQ/dtau2 = -y'PPy
-    return scalar_solve(q_and_slope, target, q0)
-
-
-def _score(y, v, X, t, reml):
-    d = _Design(y, v, X, t)
-    ypp = float(d.py @ d.py)
-    yppp = float(d.py @ d.apply_p(d.py))
-    if reml:
-        score, fisher = ypp - d.tr_p(), d.tr_pp()
-    else:
-        score, fisher = ypp - d.w.sum(), float(np.sum(d.w**2))
-    return score, fisher, fisher - 2.0 * yppp
-
-
-def _tau2_likelihood(y, v, X, reml):
-    """As :func:`stats.tau2.tau2_reml` / ``tau2_ml``, for one data set with moderators."""
-    start = _tau2_moments(y, v, X, "REML")  # the Hedges estimate, metafor's start
-    t = scalar_likelihood_root(lambda t: _score(y, v, X, t, reml), start)
-    if t > 0 and _log_likelihood_general(y, v, X, 0.0, reml) - _log_likelihood_general(y, v, X, t, reml) > 1e-10:
-        t = 0.0  # metafor's ll0check
-    return t
-
-
-def _log_likelihood_general(y, v, X, t, reml):
-    d = _Design(y, v, X, t)
-    ll = -0.5 * float(np.sum(np.log(v + t))) - 0.5 * float(d.resid @ d.py)
-    if reml:
-        ll -= 0.5 * float(np.linalg.slogdet(np.linalg.inv(d.A))[1])
-    return ll
-
-
-def _tau2_general(y, v, X, method):
-    k, p = X.shape
-    if method == "FE":
-        return 0.0
-    if method in ("DL", "HE", "SJ"):
-        return _tau2_moments(y, v, X, method)
-    if method == "PM":
-        q0, _ = _q_general(y, v, X, 0.0)
-        return _solve_q_general(y, v, X, float(k - p), q0)
-    return _tau2_likelihood(y, v, X, reml=(method == "REML"))
 
 
 def _moderator_matrix(X, k: int, names) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -455,5 +245,3 @@ def _pseudo_r2(y, v, design, tau2, method) -> float:
     if tau2_0 == 0.0:
         return 0.0
     return max(0.0, 100.0 * (tau2_0 - tau2) / tau2_0)
-
-
