@@ -115,11 +115,40 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float:
     return float(weights[mask].sum())
 
 
+def _words(a: Analysis, name: str) -> np.ndarray:
+    """A text column of the pooled rows, lower-cased, "" where missing (or where the rows lack it)."""
+    try:
+        values = a.data.column(name).tolist()
+    except KeyError:  # an analysis assembled from a frame without the column
+        values = [None] * a.k
+    return np.array([v.strip().lower() if isinstance(v, str) else "" for v in values], dtype=object)
+
+
+#: How each risk-of-bias status (studies.rob_status) is counted in the note, in this order.
+_STATUS_WORDS = (("overall judgement", "an overall judgement"),
+                 ("domain judgements only", "domain judgements only"),
+                 ("in a review we hold - judgement not retrieved", "a review's judgement we could not retrieve"),
+                 ("not assessed by any review we hold", "no assessment by any review we hold"))
+
+
+def _status_note(status: np.ndarray, k: int) -> str:
+    parts = [f"{int((status == s).sum())} {words}" for s, words in _STATUS_WORDS if (status == s).any()]
+    return f"Of the {k} trials: " + ", ".join(parts) + "."
+
+
 def risk_of_bias(a: Analysis, weights: np.ndarray) -> tuple[Downgrade | None, str | None]:
-    """Weight from trials not at low risk; a note counting trials without a judgement."""
-    rob = np.array([v.strip().lower() if isinstance(v, str) else "" for v in a.data.column("risk_of_bias").tolist()],
-                   dtype=object)
-    missing = int((rob == "").sum())
+    """Weight from trials not at low risk; a note counting the trials by what judgement we hold.
+
+    Not at low risk: an overall judgement of high, unclear or some concerns, or, for a trial judged per
+    domain only, a domain at high or unclear risk (the ``study_rob_domains`` view of the store).
+    """
+    rob = _words(a, "risk_of_bias")
+    worst = _words(a, "rob_worst_domain")
+    status = _words(a, "rob_status")
+    from_domains = (rob == "") & np.isin(worst, ["high", "unclear"])
+    not_low = np.isin(rob, list(NOT_LOW_RISK)) | from_domains
+    judged = (rob != "") | (worst != "")
+    missing = int((~judged).sum())
     note = None
     if missing == a.k:
         note = ("No trial has a risk-of-bias judgement" if a.k > 1 else "The trial has no risk-of-bias judgement"
@@ -127,11 +156,16 @@ def risk_of_bias(a: Analysis, weights: np.ndarray) -> tuple[Downgrade | None, st
     elif missing:
         note = (f"{missing} of {a.k} trials ha{'ve' if missing != 1 else 's'} no risk-of-bias judgement at all; "
                 "the risk-of-bias rating rests on the others.")
-    share = _share(weights, np.isin(rob, list(NOT_LOW_RISK)))
-    n_not_low = int(np.isin(rob, list(NOT_LOW_RISK)).sum())
+    if (status != "").any():
+        note = ((note + " ") if note else "") + _status_note(status, a.k)
+    share = _share(weights, not_low)
+    n_not_low = int(not_low.sum())
     if share > 0.5:
+        by_domain = int(from_domains.sum())
+        how = (f" ({by_domain} of them judged per domain only, with a domain at high or unclear risk)"
+               if by_domain else "")
         return Downgrade("Risk of bias", 1, f"{share:.0%} of the weight comes from {n_not_low} trial"
-                         f"{'s' if n_not_low != 1 else ''} at high or unclear risk of bias."), note
+                         f"{'s' if n_not_low != 1 else ''} at high or unclear risk of bias{how}."), note
     return None, note
 
 

@@ -22,7 +22,7 @@ from ._sql import _fetchall, _query
 #: Tables that :func:`table` may read.
 TABLES: tuple[str, ...] = ("studies", "effects", "sources", "reviews", "review_results", "vocab",
                            "metadata", "study_flags", "effect_flags", "effect_usability",
-                           "study_contribution")
+                           "study_contribution", "study_rob_domains")
 
 #: Columns of the analysis candidate query (effect row + its study + its source).
 _CANDIDATE_SELECT = """
@@ -35,6 +35,7 @@ SELECT
     e.reported_effect, e.reported_effect_type, e.reported_ci_low, e.reported_ci_high,
     e.reported_sign, e.score_type, e.derived, e.derivation,
     COALESCE(e.risk_of_bias, s.risk_of_bias) AS risk_of_bias,
+    s.rob_status, s.rob_assessed_by, s.rob_domains, rd.worst_domain AS rob_worst_domain,
     e.verification, s.flags AS study_flags, e.flags AS effect_flags,
     src.source_review, src.source_url, src.source_location, src.source_quote,
     -- the source's own words for a follow-up whose months are not recorded (Cochrane's "medium term"):
@@ -50,6 +51,7 @@ SELECT
 FROM effects e
 JOIN studies s ON s.study_id = e.study_id
 LEFT JOIN sources src ON src.source_id = e.source_id
+LEFT JOIN study_rob_domains rd ON rd.study_id = e.study_id
 """
 
 def candidate_rows(spec: FilterSpec, con: duckdb.DuckDBPyConnection | None = None, *,

@@ -43,7 +43,7 @@ from evidence.store.validate import (  # noqa: F401  (re-exported: the build's p
 DEFAULT_DATA_DIR = _vocab.DEFAULT_DATA_DIR
 DEFAULT_DB_PATH = DEFAULT_DATA_DIR / "evidence.duckdb"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.sql"
-SCHEMA_VERSION = "2"  # 2: review_trials and the in_review() macro
+SCHEMA_VERSION = "3"  # 2: review_trials and the in_review() macro; 3: the study_rob_domains view
 TABLE_COLUMNS = rules.TABLE_COLUMNS
 REQUIRED = rules.REQUIRED
 MIN_YEAR = rules.MIN_YEAR

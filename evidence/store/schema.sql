@@ -227,6 +227,20 @@ CREATE TABLE risk_of_bias (
     raw_row         INTEGER NOT NULL CHECK (raw_row >= 1)
 );
 
+-- Per trial, the most severe per-domain risk-of-bias judgement any review we hold gave (risk_of_bias
+-- rows), for trials without an overall judgement: a domain at high (or unclear) risk means the trial is
+-- not at low risk overall (Cochrane Handbook 5.1, table 8.7.a). All domains low is not read as an
+-- overall "low": the held domains may not be all the key ones.
+CREATE VIEW study_rob_domains AS
+SELECT study_id,
+       CASE max(CASE judgement WHEN 'high' THEN 3 WHEN 'unclear' THEN 2 WHEN 'some concerns' THEN 2
+                               WHEN 'low' THEN 1 END)
+            WHEN 3 THEN 'high' WHEN 2 THEN 'unclear' WHEN 1 THEN 'low' END AS worst_domain,
+       count(*) AS n_domains
+FROM risk_of_bias
+WHERE domain <> 'overall'
+GROUP BY study_id;
+
 -- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
 -- the rule evidence.effects applies before choosing one row per study. A reported mean difference
 -- needs both arm Ns (it is standardised through the SD its CI implies), and a row or study flagged

@@ -21,7 +21,8 @@ from evidence.core.measures import Favours
 from evidence.analysis.selection import effect_set_from_frame
 
 
-def make(yi, vi, *, n=None, rob=None, flags=None, measure="SMD", favours=None, pooled=None) -> Analysis:
+def make(yi, vi, *, n=None, rob=None, flags=None, measure="SMD", favours=None, pooled=None, worst=None,
+         status=None) -> Analysis:
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     k = len(yi)
     n = [100.0] * k if n is None else n
@@ -31,6 +32,10 @@ def make(yi, vi, *, n=None, rob=None, flags=None, measure="SMD", favours=None, p
         "flags": flags or [""] * k, "higher_is_better": [False] * k, "comparator": ["usual care"] * k,
         "measure": ["scale"] * k, "computed_from": ["arm means and SDs (Hedges' g)"] * k,
     })
+    if worst is not None:
+        eff["rob_worst_domain"] = worst
+    if status is not None:
+        eff["rob_status"] = status
     p = pooled or stats.pool(yi, vi, method="REML")
     fav = favours or Favours.for_scale(measure, -1.0)
     return Analysis(spec=FilterSpec(outcome="depression"), pooled=p,
@@ -72,6 +77,35 @@ def test_missing_judgements_are_counted_not_treated_as_high():
     assert any("3 of 4 trials have no risk-of-bias judgement" in n for n in c.notes)
     none = grade.certainty_draft(make(**CLEAN, n=[150] * 4))
     assert any("could not be rated" in n for n in none.notes)
+
+
+def test_a_domain_at_high_risk_counts_a_trial_judged_per_domain_only_as_not_low():
+    status = ["domain judgements only"] * 3 + ["overall judgement"]
+    half = grade.certainty_draft(make(**CLEAN, n=[150] * 4, rob=[None, None, None, "low"],
+                                      worst=["high", "unclear", "low", None], status=status))
+    assert "Risk of bias" not in domains(half)  # two of four equal weights: not more than half
+    c = grade.certainty_draft(make(**CLEAN, n=[150] * 4, rob=[None, None, None, "low"],
+                                   worst=["high", "unclear", "high", None], status=status))
+    assert domains(c)["Risk of bias"] == 1
+    assert "75%" in c.downgrades[0].reason and "3 of them judged per domain only" in c.downgrades[0].reason
+
+
+def test_all_domains_low_is_not_read_as_an_overall_low_nor_as_high():
+    status = ["domain judgements only"] * 4
+    c = grade.certainty_draft(make(**CLEAN, n=[150] * 4, worst=["low"] * 4, status=status))
+    assert "Risk of bias" not in domains(c)
+    assert not any("no risk-of-bias judgement" in n for n in c.notes)
+    assert any("Of the 4 trials: 4 domain judgements only." in n for n in c.notes)
+
+
+def test_the_note_counts_trials_by_the_judgement_we_hold():
+    status = ["overall judgement", "domain judgements only", "in a review we hold - judgement not retrieved",
+              "not assessed by any review we hold"]
+    c = grade.certainty_draft(make(**CLEAN, n=[150] * 4, rob=["low", None, None, None],
+                                   worst=[None, "low", None, None], status=status))
+    note = next(n for n in c.notes if n.startswith("2 of 4 trials have no risk-of-bias judgement"))
+    assert ("Of the 4 trials: 1 an overall judgement, 1 domain judgements only, 1 a review's judgement we could "
+            "not retrieve, 1 no assessment by any review we hold.") in note
 
 
 # -- inconsistency --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 
-from ._common import (_QUOTE_LIMIT, _as_text, OKABE_ITO, ROB_COLOURS, FONT, ROW_HEIGHT, PLOT_WIDTH, axis_title, _to_display, _x_scale, _x_axis, _interval_text, _z, _domain, _unique_labels, _favours_layer, _null_rule, _configure)
+from ._common import (_QUOTE_LIMIT, _as_text, OKABE_ITO, ROB_COLOURS, rob_category, FONT, ROW_HEIGHT, PLOT_WIDTH, axis_title, _to_display, _x_scale, _x_axis, _interval_text, _z, _domain, _unique_labels, _favours_layer, _null_rule, _configure)
 
 # ---------------------------------------------------------------------------
 # the forest plot
@@ -36,6 +36,8 @@ _TOOLTIP_FIELDS = [
     ("n_ps", "N peer support"),
     ("n_ctl", "N control"),
     ("risk_of_bias", "Risk of bias"),
+    ("rob_status", "Risk-of-bias judgement held"),
+    ("rob_domains", "Risk of bias by domain"),
     ("computed_from", "Computed from"),
     ("flags", "Flags"),
     ("source_url", "Source"),
@@ -93,8 +95,10 @@ def study_columns(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: 
     lo = _to_display(yi - z * sei, effect_measure)
     hi = _to_display(yi + z * sei, effect_measure)
     labels = _unique_labels(df["label"].tolist() if "label" in df.columns else df["study_id"].tolist())
-    rob = [_as_text(v).lower() for v in
-           (df["risk_of_bias"].tolist() if "risk_of_bias" in df.columns else [None] * len(df))]
+    none = [None] * len(df)
+    rob = [rob_category(o, w) for o, w in zip(df["risk_of_bias"].tolist() if "risk_of_bias" in df.columns else none,
+                                              df["rob_worst_domain"].tolist() if "rob_worst_domain" in df.columns
+                                              else none)]
     n = len(df)
     cols: dict[str, list] = {
         "row": labels,
