@@ -8,7 +8,7 @@ Public API (see ``docs/contracts.md``)::
     res.pooled.estimate, res.description, res.warnings
 
 Modules: :mod:`~evidence.core.filters` (FilterSpec, SQL and URL codec), :mod:`~evidence.query` (the only
-SQL), :mod:`~evidence.effects` (selection, orientation, conversions), :mod:`~evidence.analysis`
+SQL), :mod:`~evidence.analysis.selection` (selection, orientation, conversions), :mod:`~evidence.analysis`
 (analyses and sensitivity tables), :mod:`~evidence.ingest` (validated import of a user's sheet and of
 the Metapsy standard), :mod:`~evidence.store.build` (the store), :mod:`~evidence.store.vocab` (controlled lists).
 """

@@ -6,7 +6,7 @@ recomputes each ``yi``/``vi`` with metafor's ``escalc`` from the raw inputs and 
 can, each row says how its effect was computed (``route``) and the sign applied to the unoriented effect
 (``orientation``: ``yi = orientation × effect of peer support vs control as computed from the inputs``).
 The orientation is not restated here: the selection's own computation
-(:func:`evidence.analysis.selection._compute`) is run once more with the orientation switched off, and
+(:func:`evidence.analysis.selection.compute._compute`) is run once more with the orientation switched off, and
 the sign is read off the two results (which must agree in size, or the export refuses).
 """
 
@@ -18,7 +18,8 @@ import pandas as pd
 from evidence import query
 from evidence.analysis.analyse import Analysis
 from evidence.analysis.moderators import MODERATOR_COLUMNS
-from evidence.analysis.selection import _compute, classify_rows
+from evidence.analysis.selection.classify import classify_rows
+from evidence.analysis.selection.compute import _compute
 
 __all__ = ["EXPORT_COLUMNS", "export_rows", "RAW_INPUT_COLUMNS"]
 

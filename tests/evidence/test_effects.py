@@ -12,7 +12,8 @@ from evidence.store.write import write_store
 
 import stats
 from evidence import FilterSpec, OutcomeRequired, computed_vs_reported, effect_set, effects
-from evidence.analysis.selection import EFFECT_COLUMNS, SELECTION_RULE, _reasons, _select, classify_rows
+from evidence.analysis.selection import EFFECT_COLUMNS, SELECTION_RULE, classify_rows
+from evidence.analysis.selection.choose import _reasons, _select
 
 DEP = FilterSpec(outcome="depression")
 
@@ -525,7 +526,8 @@ def test_reported_md_uses_the_split_ns_of_a_shared_arm(md_con):
 
 
 def test_reported_md_is_an_smd_route_only():
-    from evidence.analysis.selection import SCALE_ROUTES, _excluded_frame
+    from evidence.analysis.selection.engine import _excluded_frame
+    from evidence.analysis.selection.rules import SCALE_ROUTES
 
     assert "reported_md" in SCALE_ROUTES["SMD"]
     assert "reported_md" not in SCALE_ROUTES["logRR"] and "reported_md" not in SCALE_ROUTES["logOR"]
