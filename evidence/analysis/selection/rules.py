@@ -18,7 +18,8 @@ RATIO_TYPES = frozenset({"RR", "OR"})
 MULTI_ARM_CHOICES = ("one", "split")
 #: Notes name trials one by one up to this many; beyond, one summary note.
 MAX_LISTED_NOTES = 5
-#: Stores with at least this many effect rows are classified and selected inside DuckDB.
+#: "auto": one store's rows are read once per store version and kept as arrays (the prepared store);
+#: "fresh": read the matching rows anew (also what merged datasets always do).
 ENGINES = ("auto", "fresh")
 
 SELECTION_RULE = (
@@ -46,7 +47,8 @@ ROUNDING_TOLERANCE = {"SMD": 0.01, "ratio_relative": 0.02}
 EFFECT_COLUMNS: tuple[str, ...] = (
     "study_id", "label", "year", "effect_id", "dataset", "outcome", "measure", "effect_measure",
     "yi", "vi", "sei", "ci_low", "ci_high", "display_estimate", "display_ci_low", "display_ci_high",
-    "n_ps", "n_ctl", "n_total", "timepoint_months", "risk_of_bias", "population", "setting",
+    "n_ps", "n_ctl", "n_total", "timepoint_months", "risk_of_bias", "rob_status", "rob_worst_domain",
+    "rob_assessed_by", "rob_domains", "population", "setting",
     "ps_format", "ps_mode", "ps_role", "peer_paid", "org_support", "peer_deliverer", "comparator",
     "comparison", "country", "design", "higher_is_better", "source_review", "source_url",
     "source_location", "source_quote", "verification", "computed_from", "conversion",
