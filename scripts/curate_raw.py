@@ -51,7 +51,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the project's packages (evidence)
 from curate_rob import ROB_COLUMNS, build_rob  # noqa: E402  (sibling module; the tests load this file by path)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -868,22 +871,24 @@ def has_poolable_numbers(e: dict[str, str], study_flags: dict[str, str] | None =
         or have("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type"))
 
 
-def usable(e: dict[str, str], study_flags: dict[str, str] | None = None) -> bool:
-    """Whether the dashboard can pool an effects row: the rule of the effect_usability view in schema.sql.
+def usable_rows(effects: list[dict[str, str]], studies: list[dict[str, str]]) -> list[bool]:
+    """Whether the dashboard can pool each effects row: the store's one rule (evidence.store.usability),
+    the rule the build writes into effect_usability and the analyses apply."""
+    from evidence.store import usability  # imported late: the curation itself needs only the CSVs
 
-    As :func:`has_poolable_numbers`, except that a reported mean difference also needs both arm Ns (the
-    analyses standardise it through the SD its CI implies; without Ns it could only join other MDs on the
-    same measure, which the dashboard does not pool).
-    """
-    # Arm data carry both Ns already, so the Ns are all an MD-only row can lack.
-    return has_poolable_numbers(e, study_flags) and (
-        e["reported_effect_type"] != "MD" or all((e.get(c) or "").strip() for c in ("n_ps", "n_ctl")))
+    if not effects:
+        return []
+    study_flags = {s["study_id"]: s["flags"] for s in studies}
+    frame = pd.DataFrame(effects).rename(columns={"flags": "effect_flags"})
+    frame["study_flags"] = frame["study_id"].map(study_flags)
+    return [r is not None for r in usability.classify(usability.FrameColumns(frame))["route"]]
 
 
 def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
     """The counts stated in data/CHANGELOG.md, computed from the shipped CSVs."""
     studies, effects = read_csv(data_dir / "studies.csv"), read_csv(data_dir / "effects.csv")
     study_flags = {s["study_id"]: s["flags"] for s in studies}
+    pooled = usable_rows(effects, studies)
     counts = {
         "studies": len(studies),
         "effects rows": len(effects),
@@ -895,18 +900,18 @@ def dataset_counts(data_dir: Path = DATA) -> dict[str, int]:
         "studies with a poolable effect (arm data or an effect with its 95% CI)": len(
             {e["study_id"] for e in effects if has_poolable_numbers(e, study_flags)}),
         "studies the dashboard pools (SMD, log RR or log OR)": len(
-            {e["study_id"] for e in effects if usable(e, study_flags)}),
+            {e["study_id"] for e, ok in zip(effects, pooled) if ok}),
         "effects rows with arm-level data": sum(
             bool(e["mean_ps"] and e["sd_ps"] and e["mean_ctl"] and e["sd_ctl"] and e["n_ps"] and e["n_ctl"])
             or bool(e["events_ps"] and e["events_ctl"] and e["n_ps"] and e["n_ctl"]) for e in effects),
         "verified effects rows": sum(e["verification"] == "verified" for e in effects),
         "derived effects rows": sum(e["derived"] == "yes" for e in effects),
     }
-    for label, rule in (("studies with a poolable effect", has_poolable_numbers),
-                        ("studies the dashboard pools", usable)):
+    for label, keep in (("studies with a poolable effect", [has_poolable_numbers(e, study_flags) for e in effects]),
+                        ("studies the dashboard pools", pooled)):
         by_outcome: dict[str, set[str]] = defaultdict(set)
-        for e in effects:
-            if rule(e, study_flags):
+        for e, ok in zip(effects, keep):
+            if ok:
                 by_outcome[e["outcome"]].add(e["study_id"])
         for outcome in sorted(by_outcome, key=lambda o: (-len(by_outcome[o]), o)):
             counts[f"{label}: {outcome}"] = len(by_outcome[outcome])

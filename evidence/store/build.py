@@ -33,7 +33,7 @@ import duckdb
 import pandas as pd
 
 from evidence.core.errors import Problem  # noqa: F401  (re-exported: the one Problem type)
-from evidence.store import rules
+from evidence.store import rules, usability
 from evidence.store import vocab as _vocab
 from evidence.store.validate import (  # noqa: F401  (re-exported: the build's public names)
     CHANGELOG, FOREIGN_KEYS, HASHED_FILES_GLOB, LOAD_ORDER, PRIMARY_KEYS, DataValidationError, check_references,
@@ -43,7 +43,7 @@ from evidence.store.validate import (  # noqa: F401  (re-exported: the build's p
 DEFAULT_DATA_DIR = _vocab.DEFAULT_DATA_DIR
 DEFAULT_DB_PATH = DEFAULT_DATA_DIR / "evidence.duckdb"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.sql"
-SCHEMA_VERSION = "3"  # 2: review_trials and the in_review() macro; 3: the study_rob_domains view
+SCHEMA_VERSION = "4"  # 2: review_trials, in_review(); 3: study_rob_domains; 4: effect_usability a table
 TABLE_COLUMNS = rules.TABLE_COLUMNS
 REQUIRED = rules.REQUIRED
 MIN_YEAR = rules.MIN_YEAR
@@ -127,9 +127,19 @@ def _load(con: duckdb.DuckDBPyConnection, tables: dict[str, list[dict]], vocabul
                 "flag": pd.array([p[1] for p in pairs], dtype="string"),
             })
             _insert(con, "study_flags" if table == "studies" else "effect_flags", link)
+    _insert(con, "effect_usability", _usability(con))
     meta = pd.DataFrame({"key": pd.array(list(metadata), dtype="string"),
                          "value": pd.array(list(metadata.values()), dtype="string")})
     _insert(con, "metadata", meta)
+
+
+def _usability(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every effect row's route or reason, by the one rule of :mod:`evidence.store.usability`."""
+    cols = ", ".join(f"e.{c}" for c in usability.RULE_COLUMNS if c not in ("study_flags", "effect_flags"))
+    rows = con.execute(f"SELECT e.effect_id, e.study_id, e.outcome, {cols}, s.flags AS study_flags, "
+                       "e.flags AS effect_flags FROM effects e JOIN studies s ON s.study_id = e.study_id "
+                       "ORDER BY e.effect_id").df()
+    return usability.usability_table(rows)
 
 
 TMP_INFIX = ".tmp-"

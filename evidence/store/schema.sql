@@ -241,48 +241,20 @@ FROM risk_of_bias
 WHERE domain <> 'overall'
 GROUP BY study_id;
 
--- How an effect row can be turned into (yi, vi), or NULL when it cannot (stated in unusable_reason):
--- the rule evidence.effects applies before choosing one row per study. A reported mean difference
--- needs both arm Ns (it is standardised through the SD its CI implies), and a row or study flagged
--- not-poolable is never pooled. Which rows of a usable set share a scale is decided per analysis.
-CREATE VIEW effect_usability AS
-WITH f AS (
-    SELECT e.*,
-        contains(COALESCE(s.flags, '') || ';' || COALESCE(e.flags, ''), 'not-poolable') AS _np,
-        (e.n_ps IS NOT NULL AND e.n_ctl IS NOT NULL AND e.mean_ps IS NOT NULL AND e.mean_ctl IS NOT NULL
-         AND e.sd_ps IS NOT NULL AND e.sd_ctl IS NOT NULL) AS _arm_c,
-        (e.n_ps IS NOT NULL AND e.n_ctl IS NOT NULL AND e.events_ps IS NOT NULL AND e.events_ctl IS NOT NULL) AS _arm_b,
-        (e.reported_effect IS NOT NULL AND e.reported_ci_low IS NOT NULL AND e.reported_ci_high IS NOT NULL
-         AND e.reported_effect_type IS NOT NULL
-         AND (e.reported_effect_type <> 'MD' OR (e.n_ps IS NOT NULL AND e.n_ctl IS NOT NULL))) AS _rep
-    FROM effects e JOIN studies s ON s.study_id = e.study_id
-)
-SELECT
-    effect_id,
-    study_id,
-    outcome,
-    CASE
-        WHEN _np THEN NULL
-        WHEN _arm_c THEN 'arm means and SDs'
-        WHEN _arm_b THEN 'arm events'
-        WHEN _rep THEN 'reported effect and CI'
-        ELSE NULL
-    END AS computable_from,
-    CASE
-        WHEN _np THEN 'flagged not poolable (see the row''s flags and notes)'
-        WHEN _arm_c OR _arm_b OR _rep THEN NULL
-        WHEN reported_effect IS NOT NULL AND reported_effect_type = 'MD' AND reported_ci_low IS NOT NULL
-             AND reported_ci_high IS NOT NULL THEN 'reported mean difference without per-arm N'
-        WHEN reported_effect IS NOT NULL AND reported_effect_type IS NULL
-             THEN 'reported number is not a between-group effect size'
-        WHEN reported_effect IS NOT NULL THEN 'reported effect without a 95% CI'
-        WHEN (mean_ps IS NOT NULL OR mean_ctl IS NOT NULL) AND (sd_ps IS NULL OR sd_ctl IS NULL)
-             THEN 'arm means without SDs'
-        WHEN (mean_ps IS NOT NULL OR events_ps IS NOT NULL) AND (n_ps IS NULL OR n_ctl IS NULL)
-             THEN 'arm numbers without per-arm N'
-        ELSE 'incomplete arm numbers'
-    END AS unusable_reason
-FROM f;
+-- How an effect row can be turned into (yi, vi), or why it cannot (unusable_reason): written by the build
+-- from the one rule in evidence/store/usability.py (which the selection applies to the rows it reads), so
+-- what SQL counts and what the analyses pool cannot disagree. Which usable rows share a scale, and which
+-- row of a trial is chosen, are decided per analysis.
+CREATE TABLE effect_usability (
+    effect_id       VARCHAR PRIMARY KEY REFERENCES effects(effect_id),
+    study_id        VARCHAR NOT NULL REFERENCES studies(study_id),
+    outcome         VARCHAR,
+    route           VARCHAR,
+    kind            VARCHAR,
+    computable_from VARCHAR,
+    reason_code     VARCHAR,
+    unusable_reason VARCHAR
+);
 
 -- Per study: does it contribute any usable effect, and for which outcomes.
 CREATE VIEW study_contribution AS

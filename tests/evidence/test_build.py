@@ -144,6 +144,17 @@ def test_effect_usability_gives_a_reason_when_a_row_cannot_be_used(tmp_path):
     assert got == {"E1": "arm means without SDs", "E2": None, "E3": "reported effect without a 95% CI"}
 
 
+def test_effect_usability_needs_a_direction_unless_the_reported_effect_states_its_sign(tmp_path):
+    tables = fixture_tables()
+    tables["effects"][0].update(higher_is_better="")
+    build_database(write_data_dir(tmp_path / "data", tables), tmp_path / "e.duckdb")
+    con = duckdb.connect(str(tmp_path / "e.duckdb"), read_only=True)
+    got = dict(con.execute("SELECT effect_id, reason_code FROM effect_usability").fetchall())
+    assert got["E1"] == "no_direction"
+    contributes = dict(con.execute("SELECT study_id, contributes_effect FROM study_contribution").fetchall())
+    assert contributes == {"Alpha2010": False, "Beta2015": True, "Gamma2020": False}  # E1 was Alpha2010's only row
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation rules: each with a failing example; the report names file, line and column.
 

@@ -22,14 +22,19 @@ def _csv(name: str) -> list[dict[str, str]]:
 
 
 def _usable(row: dict[str, str], study_flags: dict[str, str]) -> bool:
-    """Same rule as the effect_usability view, restated from the data model."""
+    """The usability rule restated from docs/data-model.md (the store writes it from evidence.store.usability)."""
     has = lambda *cols: all(row[c] != "" for c in cols)  # noqa: E731
     if "not-poolable" in row["flags"].split(";") + study_flags[row["study_id"]].split(";"):
         return False
+    more_than_two = has("n_ps", "n_ctl") and float(row["n_ps"]) + float(row["n_ctl"]) > 2
     reported = has("reported_effect", "reported_ci_low", "reported_ci_high", "reported_effect_type") and (
-        row["reported_effect_type"] != "MD" or has("n_ps", "n_ctl"))
-    return (has("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") or has("n_ps", "n_ctl", "events_ps", "events_ctl")
-            or reported)
+        row["reported_effect_type"] != "MD" or more_than_two)
+    arm_means = has("n_ps", "n_ctl", "mean_ps", "mean_ctl", "sd_ps", "sd_ctl") and more_than_two
+    numbers = arm_means or has("n_ps", "n_ctl", "events_ps", "events_ctl") or reported
+    states_sign = (not arm_means and not has("n_ps", "n_ctl", "events_ps", "events_ctl")
+                   and row["reported_effect_type"] in ("SMD", "g", "d", "MD")
+                   and row["reported_sign"] in ("positive_favours_ps", "negative_favours_ps"))
+    return numbers and (row["higher_is_better"] != "" or states_sign)
 
 
 def _study_flags() -> dict[str, str]:

@@ -7,13 +7,14 @@ output frame are written here once, and read by the other modules of :mod:`evide
 
 from __future__ import annotations
 
+# Which rows can give an effect at all is the store's rule; the selection shares its names.
+from evidence.store.usability import CONTINUOUS_ROUTES, ROW_REASONS, SMD_TYPES  # noqa: F401
 
 #: Follow-up targeted when no window is chosen (months from randomisation); a stated default.
 DEFAULT_TARGET_MONTHS = 6.0
 #: Which comparison of a multi-arm trial is used by default: the least active control first.
 COMPARATOR_PREFERENCE: tuple[str, ...] = ("usual care", "waitlist", "attention control", "other",
                                           "active", "group CBT")
-SMD_TYPES = frozenset({"SMD", "g", "d"})
 RATIO_TYPES = frozenset({"RR", "OR"})
 MULTI_ARM_CHOICES = ("one", "split")
 #: Notes name trials one by one up to this many; beyond, one summary note.
@@ -68,24 +69,13 @@ _ROUTE_TEXT = {
 REPORTED_ROUTES = ("reported_smd", "reported_md", "reported_rr", "reported_or", "reported_irr", "reported_hr")
 #: Ratio routes that are their own measures (pooled only on their own scale, never as risk ratios).
 OWN_RATIO_SCALES = {"logIRR": "reported_irr", "logHR": "reported_hr"}
-#: Routes on the SMD scale whose numbers are continuous (the others there are binary).
-CONTINUOUS_ROUTES = ("arm_continuous", "reported_smd", "reported_md")
 #: Conversion note of a row standardised from its reported mean difference.
 MD_CONVERSION = ("SMD from the reported mean difference and its 95% CI (SD implied by the CI; "
                  "Cochrane Handbook 6.5.2.3)")
-#: Plain-language reason for each code of a row that cannot give an effect (SQL and pandas agree).
+#: Plain-language reason for each code of a row left out: the row-level ones, then those of an analysis.
 REASONS = {
-    "not_poolable": "flagged not poolable (not a between-group effect size)",
-    "no_direction": "direction of the measure (higher_is_better) not recorded",
-    "md": "reported mean difference without per-arm N: cannot be standardised",
-    "md_too_few": "reported mean difference with two or fewer participants in total: cannot be standardised",
+    **ROW_REASONS,  # why a row gives no effect at all: the store's one rule (evidence.store.usability)
     "md_on_ratio": "reported mean difference cannot be pooled on a ratio scale",
-    "no_type": "reported number is not a between-group effect size (no effect type)",
-    "no_ci": "reported effect without a 95% CI",
-    "mean_no_sd": "arm means without SDs",
-    "no_n": "arm numbers without per-arm N",
-    "too_few": "arm means and SDs with two or fewer participants in total",
-    "no_numbers": "no outcome numbers",
     "rr_on_smd": "reported risk ratio cannot be converted to an SMD (needs an odds ratio or event counts)",
     "or_on_rr": "reported odds ratio cannot be pooled with risk ratios",
     "rr_on_or": "reported risk ratio cannot be pooled with odds ratios",
