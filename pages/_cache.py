@@ -139,20 +139,22 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
     full = current if not spec.exclude_studies else result("analysis", replace(view, spec=replace(
         spec, exclude_studies=())))
     # Plain column lists: this runs on every new view, and building frames of them cost more than the rest.
-    rows = charts.study_columns(full.effects, None, effect_measure=full.effect_measure, level=full.level,
-                                tooltips=False)
     cur = charts.study_columns(current.effects, current.pooled if current.k > 1 else None,
                                effect_measure=current.effect_measure, level=current.level, tooltips=False)
+    # the study rows of the current analysis are those of the full one when nobody is excluded by hand
+    rows = cur if full is current else charts.study_columns(full.effects, None, effect_measure=full.effect_measure,
+                                                            level=full.level, tooltips=False)
     weights = dict(zip(cur["study_id"], cur["weight_pct"]))
     excluded = set(spec.exclude_studies)
     eff = full.effects.reset_index(drop=True)
+    n = len(eff)  # study rows first; a pooled row, if any, comes last
     table = pd.DataFrame({
         "Exclude": [sid in excluded for sid in eff["study_id"]],
-        "Study": rows["row"],
+        "Study": rows["row"][:n],
         "Year": eff["year"],
-        "Effect [95% CI]": rows["est_text"],
+        "Effect [95% CI]": rows["est_text"][:n],
         "Weight (%)": [round(weights[s], 1) if s in weights else None for s in eff["study_id"]],
-        "Risk of bias": rows["rob"],
+        "Risk of bias": rows["rob"][:n],
         "N": eff["n_total"],
         "Follow-up (months)": eff["timepoint_months"].round(1),
         "Measure": eff["measure"],

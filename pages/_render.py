@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
@@ -130,8 +131,7 @@ def render_metrics(analysis) -> None:
     cols[3].metric("I²", f"{p.i2:.0f}%" if math.isfinite(p.i2) else "not available", help=words.I2_DEFINITION)
     cols[4].metric("τ²", f"{p.tau2:.3f}" if math.isfinite(p.tau2) else "not available", help=words.TAU2_DEFINITION)
     cols[5].metric("Studies (k)", f"{analysis.k}")
-    n = analysis.effects["n_total"]
-    missing = int(n.isna().sum())
+    missing = int(np.isnan(analysis.data.n_total).sum())
     cols[6].metric("Participants", ("≥ " if missing else "") + f"{analysis.participants:,}",
                    help=(f"{missing} stud{'y does' if missing == 1 else 'ies do'} not report N; not counted."
                          if missing else "Analysed participants in the pooled studies."))
