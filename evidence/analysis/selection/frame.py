@@ -105,15 +105,9 @@ def _build_frame(c: _Cols, scale: str, level: float, multi_arm: str) -> pd.DataF
         if name not in data or (name == "study_id" and sid is c.plain("study_id")):
             # passed through (study ids too when none is missing): the column's own text array, no round trip
             # (a text array already is what astype("str") would return: the same object, without the Series)
-            raw = c.raw(name)
-            if isinstance(raw, np.ndarray) and raw.dtype == object and any(v is not None for v in raw):
-                # the prepared store's text (None where missing): pandas infers the text dtype from it,
-                # cheaper than converting each column per analysis (an all-missing column is converted below,
-                # as there is no text to infer from)
-                out[name] = raw
-            else:
-                out[name] = (raw if isinstance(raw, pd.api.extensions.ExtensionArray) and raw.dtype == "str"
-                             else pd.Series(raw, copy=False).astype("str").array)
+            # the stored text, passed through as an object column (None where missing): the prepared store
+            # holds it so, and a text dtype would be inferred and converted on every analysis
+            out[name] = pd.Series(c.obj(name), dtype=object, copy=False)
         elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates", "effect_measure"):
             out[name] = data[name]
         else:
