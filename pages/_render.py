@@ -9,7 +9,6 @@ import re
 import time
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
@@ -131,7 +130,7 @@ def render_metrics(analysis) -> None:
     cols[3].metric("I²", f"{p.i2:.0f}%" if math.isfinite(p.i2) else "not available", help=words.I2_DEFINITION)
     cols[4].metric("τ²", f"{p.tau2:.3f}" if math.isfinite(p.tau2) else "not available", help=words.TAU2_DEFINITION)
     cols[5].metric("Studies (k)", f"{analysis.k}")
-    missing = int(np.isnan(analysis.data.n_total).sum())
+    missing = sum(1 for n in analysis.data.n_total.tolist() if math.isnan(n))
     cols[6].metric("Participants", ("≥ " if missing else "") + f"{analysis.participants:,}",
                    help=(f"{missing} stud{'y does' if missing == 1 else 'ies do'} not report N; not counted."
                          if missing else "Analysed participants in the pooled studies."))
