@@ -97,7 +97,7 @@ def analysis_or_stop(view: View, *, warn_catch_all: bool = True):
     Explore show no caution box, and every number on them mixes unrelated measures too).
     """
     try:
-        analysis = result("analysis", view)  # shows "Computing…" while it computes
+        analysis = result("analysis", view)
     except EvidenceError as exc:
         render_error(exc)
         st.stop()
@@ -259,7 +259,7 @@ class PerfTimer:
 def try_table(kind: str, view: View, arg: str | None = None):
     """A diagnostic table, or ``None`` after rendering why it cannot be computed."""
     try:
-        return result(kind, view, arg)  # shows "Computing…" while it computes
+        return result(kind, view, arg)  # slow kinds show "Computing…" while they compute
     except EvidenceError as exc:
         render_error(exc)
         return None

@@ -14,8 +14,8 @@ from pages import _cache
 from tests.app.app_helpers import PAGES, run_app
 
 #: The cached functions whose results pages receive as shared objects (every analysis result goes
-#: through the one cache ``_result``; it is recorded per kind).
-SHARED = ("_result", "_all_choice_counts", "_ranges", "store_metadata")
+#: through the one cache, ``_result`` for slow kinds and ``_quick_result`` for the others; recorded per kind).
+SHARED = ("_result", "_quick_result", "_all_choice_counts", "_ranges", "store_metadata")
 
 
 def assert_same(a, b, where: str = "result") -> None:
@@ -62,7 +62,7 @@ def handed_out(monkeypatch):
 
         def wrapper(*args, _original=original, _name=name, **kwargs):
             result = _original(*args, **kwargs)
-            label = f"{_name}:{args[0]}" if _name == "_result" else _name
+            label = f"_result:{args[0]}" if _name in ("_result", "_quick_result") else _name
             seen.append((label, _original, args, kwargs, result))
             return result
 
@@ -110,3 +110,9 @@ def test_the_check_notices_a_change_in_place():
     b.loc[0, "x"] = 3.0
     with pytest.raises(AssertionError):
         assert_same({"t": (a,)}, {"t": (b,)})
+
+
+def test_every_slow_result_is_a_result_kind():
+    # a misspelt kind would silently lose its "Computing…" spinner
+    assert _cache.SLOW_RESULTS <= set(_cache.RESULTS)
+    assert "analysis" not in _cache.SLOW_RESULTS and "summary" in _cache.SLOW_RESULTS
