@@ -90,12 +90,12 @@ h[3].metric("I² (95% CI)", f"{words.format_number(pooled.i2, 0)}%", help=words.
 h[3].caption(f"CI {words.format_number(pooled.i2_ci[0], 0)}% to {words.format_number(pooled.i2_ci[1], 0)}%")
 h[4].metric("H²", words.format_number(pooled.h2), help="Total variability relative to sampling variability "
                                                        "(1 = no heterogeneity).")
-st.markdown(words.heterogeneity_sentence(pooled))
-st.markdown(words.prediction_sentence(pooled, effect_measure=analysis.effect_measure, ps_side=side))
+# One element per block of text: each element is a message to the browser, and under load every message
+# costs the server a wake-up of its event loop.
+st.markdown(words.heterogeneity_sentence(pooled) + "\n\n"
+            + words.prediction_sentence(pooled, effect_measure=analysis.effect_measure, ps_side=side))
 with st.expander("What do I², τ² and the prediction interval mean?"):
-    st.markdown(words.I2_DEFINITION)
-    st.markdown(words.TAU2_DEFINITION)
-    st.markdown(words.PI_DEFINITION)
+    st.markdown("\n\n".join((words.I2_DEFINITION, words.TAU2_DEFINITION, words.PI_DEFINITION)))
 
 st.subheader("Studies")
 st.dataframe(table.drop(columns=["Exclude"]).assign(Excluded=table["Exclude"]), hide_index=True, width="stretch")
@@ -114,8 +114,5 @@ if len(reviews):
         st.dataframe(reviews.drop(columns=["result_id", "review_id", "outcome"]), hide_index=True, width="stretch",
                      column_config={"Source": st.column_config.LinkColumn("Source", display_text="open")})
 with st.expander("How one result per study is chosen"):
-    st.markdown(analysis.followup_rule)
-    st.markdown(analysis.selection_rule)
-    st.markdown(analysis.orientation_rule)
-    for note in analysis.notes:
-        st.markdown(f"- {note}")
+    st.markdown("\n\n".join((analysis.followup_rule, analysis.selection_rule, analysis.orientation_rule))
+                + "".join(f"\n- {note}" for note in analysis.notes))

@@ -8,9 +8,11 @@ measure and which side of a threshold is a benefit.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 import stats
@@ -79,10 +81,18 @@ def bayes_analysis(analysis: Analysis, prior: str = DEFAULT_PRIOR,
     if analysis.k < 1:
         raise TooFewStudies("a Bayesian analysis", analysis.k, 1)
     tp = tau_prior(prior, analysis.effect_measure, own_scale)
-    eff = analysis.effects
-    est = stats.bayes_pool(eff["yi"].to_numpy(float), eff["vi"].to_numpy(float), tau_prior=tp,
-                           level=analysis.level)
+    est = _fit(analysis.data.yi.tobytes(), analysis.data.vi.tobytes(), prior, analysis.effect_measure,
+               float(own_scale), float(analysis.level))
     return BayesResult(est, prior, tp.describe(), analysis.effect_measure, analysis.favours)
+
+
+@functools.lru_cache(maxsize=256)
+def _fit(yi: bytes, vi: bytes, prior: str, effect_measure: str, own_scale: float, level: float
+         ) -> stats.BayesEstimate:
+    # Keyed on the numbers themselves: many filter settings leave the same trials (a population that no
+    # trial of the outcome has, say), and the posterior depends on nothing else. The estimate is frozen.
+    return stats.bayes_pool(np.frombuffer(yi), np.frombuffer(vi),
+                            tau_prior=tau_prior(prior, effect_measure, own_scale), level=level)
 
 
 def benefit_threshold(effect_measure: str, favours: Favours, mid: float) -> float:
