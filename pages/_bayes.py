@@ -12,6 +12,7 @@ import streamlit as st
 
 from evidence import analysis as analysis_mod
 from evidence.core.errors import EvidenceError
+from evidence.analysis.findings_text import in_sentence
 from evidence.core.measures import measure
 from evidence.present import charts
 from evidence.present import wording as words
@@ -66,7 +67,7 @@ def probability_text(view, analysis, outcome_label: str) -> str | None:
         render_error(exc)
         return None
     prob = analysis_mod.benefit_probability(fit, current_mid(analysis.effect_measure))
-    return words.probability_sentence(prob.p_any, prob.p_mid, outcome=outcome_label.lower(), mid_text=prob.mid_text,
+    return words.probability_sentence(prob.p_any, prob.p_mid, outcome=in_sentence(outcome_label), mid_text=prob.mid_text,
                                       event=event_kind(analysis), reason=prob.reason)
 
 

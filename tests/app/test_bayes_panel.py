@@ -80,3 +80,11 @@ def test_a_link_mid_too_large_for_a_ratio_is_clamped_not_an_error():
     [mid] = [n for n in at.number_input if n.label.startswith("Minimally important difference")]
     assert mid.value == 0.9
     assert _expected_sentence("hospitalised", "hospitalised", mid=0.9) in _markdown(at)
+
+
+def test_the_probability_sentence_keeps_an_acronym_s_capitals():
+    outcome = "glycaemic control (HbA1c)"
+    at = run_app({"outcome": outcome}, page=PAGES["Explore"])
+    assert not at.exception
+    expected = _expected_sentence(outcome, "glycaemic control (HbA1c)")
+    assert expected in _markdown(at) and "(hba1c)" not in " ".join(_markdown(at))

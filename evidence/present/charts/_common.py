@@ -186,7 +186,7 @@ def _configure(chart: alt.TopLevelMixin, title: str | None = None, legend: str =
                             titleColor="#222222", gridColor="#E6E6E6"),
         legend=alt.LegendConfig(labelFontSize=FONT["text"], titleFontSize=FONT["text"], orient=legend,
                                 direction="horizontal" if legend == "bottom" else "vertical", titleLimit=500,
-                                labelLimit=300),
+                                labelLimit=300, columns=4 if legend == "bottom" else 1),  # bottom: rows of four
         # Log axes crowd their tick labels: drop those closer than 6 px.
         axisQuantitative=alt.AxisConfig(labelOverlap="greedy", labelSeparation=6),
         view=alt.ViewConfig(strokeWidth=0),
