@@ -67,13 +67,7 @@ def computed_vs_reported(spec: FilterSpec | None = None, con=None, *, uploads_di
         # Put the reported value on the computed footing: peer minus control as scored.
         adj = np.array([r if s == "ps_minus_ctl" else (r if h is True else -r) if s == "positive_favours_ps"
                         else (-r if h is True else r) for r, s, h in zip(rep, sign, hib)])
-        diff = adj - comp
-        out.append(pd.DataFrame({"study_id": d["study_id"], "effect_id": d["effect_id"],
-                                 "outcome": d["outcome"], "measure": d["measure"],
-                                 "reported_effect_type": d["reported_effect_type"],
-                                 "score_type": d["score_type"],
-                                 "reported": adj, "computed": comp, "difference": diff,
-                                 "agrees": np.abs(diff) <= smd_tolerance}))
+        out.append(_compared(d, adj, comp, adj - comp, smd_tolerance))
     if binr.any():
         d = df[binr]
         out_r = []
@@ -84,16 +78,19 @@ def computed_vs_reported(spec: FilterSpec | None = None, con=None, *, uploads_di
             es = _quiet(func, _arr(dd, "events_ps"), _arr(dd, "n_ps"), _arr(dd, "events_ctl"), _arr(dd, "n_ctl"))
             comp = np.exp(np.asarray(es.yi, dtype=float))
             rep = _arr(dd, "reported_effect")
-            diff = rep / comp - 1.0
-            out_r.append(pd.DataFrame({"study_id": dd["study_id"], "effect_id": dd["effect_id"],
-                                       "outcome": dd["outcome"], "measure": dd["measure"],
-                                       "reported_effect_type": dd["reported_effect_type"],
-                                       "score_type": dd["score_type"],
-                                       "reported": rep, "computed": comp, "difference": diff,
-                                       "agrees": np.abs(diff) <= ratio_tolerance}))
+            out_r.append(_compared(dd, rep, comp, rep / comp - 1.0, ratio_tolerance))
         out.extend(out_r)
     cols = ["study_id", "effect_id", "outcome", "measure", "reported_effect_type", "score_type", "reported",
             "computed", "difference", "agrees"]
     if not out:
         return pd.DataFrame(columns=cols)
     return pd.concat(out, ignore_index=True)[cols]
+
+
+def _compared(rows: pd.DataFrame, reported, computed, difference, tolerance: float) -> pd.DataFrame:
+    """One comparison row per effect row: what it reported, what we compute, the difference, and whether
+    the difference is within the rounding tolerance."""
+    return pd.DataFrame({"study_id": rows["study_id"], "effect_id": rows["effect_id"], "outcome": rows["outcome"],
+                         "measure": rows["measure"], "reported_effect_type": rows["reported_effect_type"],
+                         "score_type": rows["score_type"], "reported": reported, "computed": computed,
+                         "difference": difference, "agrees": np.abs(difference) <= tolerance})
