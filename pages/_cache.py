@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -39,27 +38,10 @@ from evidence.store.build import ensure_database
 
 @st.cache_resource(show_spinner="Building the evidence store…")
 def connection():
-    """The shipped store, built from data/*.csv when missing or stale, opened read-only once; the forest
-    templates its outcomes need are built in the background meanwhile (once per process)."""
+    """The shipped store, built from data/*.csv when missing or stale, opened read-only once."""
     ensure_database()
-    con = store.shared_connection()
-    threading.Thread(target=_warm_forest_templates, args=(con,), name="warm-forest-templates",
-                     daemon=True).start()
-    return con
+    return store.shared_connection()
 
-
-def _warm_forest_templates(con) -> None:
-    """Build the forest-plot templates the store's outcomes need (pooled, and one trial alone), so a
-    visitor's first view of an outcome does not wait for Altair (about 0.5 s per template, during which
-    one server process serves nobody else; eight templates cover the shipped outcomes)."""
-    for outcome in query.choice_counts_all(FilterSpec(), ("outcome",), con)["outcome"]:
-        try:
-            a = analyse(FilterSpec(outcome=outcome), con=con)
-        except EvidenceError:
-            continue
-        charts.forest_spec(a, title=outcome)
-        charts.forest_plot_spec(a.effects.iloc[:1], None, effect_measure=a.effect_measure, ps_side=a.favours.side,
-                                level=a.level, title=outcome)
 
 
 # Read many times a rerun and fixed for the process (the store is opened once, read-only): a plain

@@ -342,3 +342,34 @@ def test_study_columns_without_tooltips_keep_every_other_column(effects, pooled)
     lean = charts.study_columns(effects, pooled, tooltips=False)
     assert not any(c.startswith("tt_") for c in lean)
     assert {c: v for c, v in full.items() if not c.startswith("tt_")} == lean
+
+
+def test_forest_templates_read_back_from_disk_build_the_same_plot(effects, pooled, tmp_path, monkeypatch):
+    from evidence.present.charts import _template_cache, forest_chart
+
+    monkeypatch.setenv("EVIDENCE_CACHE_DIR", str(tmp_path))
+    forest_chart._forest_template.cache_clear()
+    slow = charts.forest_plot(effects, pooled, effect_measure="logOR", ps_side="left").to_dict(validate=False)
+    built = charts.forest_plot_spec(effects, pooled, effect_measure="logOR", ps_side="left")
+    files = list((tmp_path / "chart_templates").glob("forest-*.json"))
+    assert len(files) == 1  # written once, atomically (no temporary file left)
+    forest_chart._forest_template.cache_clear()  # a new process: the template comes from the file
+    read = charts.forest_plot_spec(effects, pooled, effect_measure="logOR", ps_side="left")
+    assert read == built and _same_up_to_data_name(slow, read)
+    files[0].write_text("{ not json", encoding="utf-8")  # a damaged file is rebuilt, never trusted
+    forest_chart._forest_template.cache_clear()
+    assert charts.forest_plot_spec(effects, pooled, effect_measure="logOR", ps_side="left") == built
+    assert _template_cache.cache_dir() == tmp_path / "chart_templates"
+    forest_chart._forest_template.cache_clear()
+
+
+def test_forest_templates_work_when_the_cache_folder_cannot_be_written(effects, pooled, tmp_path, monkeypatch):
+    from evidence.present.charts import forest_chart
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("EVIDENCE_CACHE_DIR", str(blocker))
+    forest_chart._forest_template.cache_clear()
+    slow = charts.forest_plot(effects, pooled).to_dict(validate=False)
+    assert _same_up_to_data_name(slow, charts.forest_plot_spec(effects, pooled))
+    forest_chart._forest_template.cache_clear()

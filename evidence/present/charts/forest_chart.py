@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 
+from . import _template_cache
 from ._common import (_QUOTE_LIMIT, _as_text, OKABE_ITO, ROB_COLOURS, rob_category, FONT, ROW_HEIGHT, PLOT_WIDTH, axis_title, _to_display, _x_scale, _x_axis, _interval_text, _z, _domain, _unique_labels, _favours_layer, _null_rule, _configure)
 
 # ---------------------------------------------------------------------------
@@ -298,14 +299,21 @@ _PLABEL = "__PLABEL__"  # inside a Vega expression string, so filled by replacin
 @functools.lru_cache(maxsize=64)
 def _forest_template(effect_measure: str, ps_side: str, level: float, has_pooled: bool, has_title: bool,
                      has_axis_values: bool, columns: tuple[str, ...]) -> tuple[str, tuple]:
-    """The spec as JSON with placeholders, and where each placeholder sits (paths into the dict)."""
-    data = pd.DataFrame(columns=list(columns))
-    layout = _ForestLayout(["__ORDER__"], (_SLOTS["lo"], _SLOTS["hi"]), ["__AXIS__"] if has_axis_values else None,
-                           _SLOTS["weight"], _PLABEL if has_pooled else None)
-    spec = _forest_chart(data, layout, effect_measure=effect_measure, ps_side=ps_side, level=level,
-                         title="__TITLE__" if has_title else None).to_dict(validate=False)
-    spec["datasets"][spec["data"]["name"]] = "__DATA__"
-    return json.dumps(spec), tuple(_slot_paths(spec))
+    """The spec as JSON with placeholders, and where each placeholder sits (paths into the dict); built once
+    per shape and kept on disk for later processes (:mod:`._template_cache`)."""
+    def build() -> list:
+        data = pd.DataFrame(columns=list(columns))
+        layout = _ForestLayout(["__ORDER__"], (_SLOTS["lo"], _SLOTS["hi"]),
+                               ["__AXIS__"] if has_axis_values else None, _SLOTS["weight"],
+                               _PLABEL if has_pooled else None)
+        spec = _forest_chart(data, layout, effect_measure=effect_measure, ps_side=ps_side, level=level,
+                             title="__TITLE__" if has_title else None).to_dict(validate=False)
+        spec["datasets"][spec["data"]["name"]] = "__DATA__"
+        return [json.dumps(spec), list(_slot_paths(spec))]
+
+    key = (effect_measure, ps_side, level, has_pooled, has_title, has_axis_values, columns)
+    template, paths = _template_cache.stored("forest", key, build)
+    return template, tuple((tuple(path), slot) for path, slot in paths)
 
 
 def _slot_paths(node: Any, path: tuple = ()):
