@@ -163,6 +163,10 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
     return table, eff["study_id"].astype(str).tolist()
 
 
+def _rows_of_outcome(table: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    return table[table["outcome"] == outcome].reset_index(drop=True)
+
+
 def _presentation(view):
     """What Present, the deck and the report show, built on this view's cached Overview, robustness and map."""
     def shared(kind: str, arg: Any = None):
@@ -206,7 +210,9 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
                                                 hartung_knapp=v.hartung_knapp, level=v.level,
                                                 uploads_dir=v.uploads),
     "review_catalogue": lambda v, arg: review_analysis.review_catalogue(connection()),
-    "review_results": lambda v, arg: review_analysis.review_results_table(arg, connection()),
+    # every outcome's rows read once; an outcome's rows (Explore's expander) cut from them once
+    "review_results": lambda v, arg: (review_analysis.review_results_table(None, connection()) if arg is None else
+                                      _rows_of_outcome(result("review_results", None, None), arg)),
     "review_forest": lambda v, arg: review_analysis.review_forest_rows(arg, connection()),
     "review_overlap": lambda v, arg: review_analysis.overlap(arg, connection()),
     # arg = (result_id, method): the published result beside ours on the review's listed trials

@@ -570,3 +570,33 @@ def test_reported_md_rows_are_classified_by_their_numbers(md_con):
 
     rows = classify_rows(query.candidate_rows(DEP, md_con)).set_index("effect_id")
     assert rows.loc["J-1", "route"] == "reported_md" and rows.loc["L-1", "reason_code"] == "md"
+
+
+def test_a_binary_row_counting_the_opposite_event_is_listed_as_such_on_the_risk_ratio_scale(tmp_path):
+    """Regression: the not-pooled list read the scale's words where it meant each row's kind, so a risk-ratio
+    row counting the other event (it cannot be inverted) was listed as 'not selected'."""
+    import duckdb
+
+    from evidence.analysis.selection.rules import REASONS
+    from tests.evidence.conftest import fixture_tables
+
+    tables = fixture_tables()
+    extra = dict(tables["effects"][0])
+    extra.update(effect_id="Z-1", study_id="D2015", source_id="S-Z-1", outcome="hospitalised",
+                 measure="stayed out of hospital", higher_is_better="yes", timepoint_months=6, n_ps=40,
+                 events_ps=30, n_ctl=60, events_ctl=40, mean_ps=None, sd_ps=None, mean_ctl=None, sd_ctl=None,
+                 reported_effect=None, reported_effect_type=None, reported_ci_low=None, reported_ci_high=None,
+                 score_type="events")
+    tables["effects"].append(extra)
+    tables["sources"].append({**tables["sources"][0], "source_id": "S-Z-1", "study_id": "D2015",
+                              "raw_row": len(tables["sources"]) + 1})
+    path = tmp_path / "minority.duckdb"
+    write_store(tables, path)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        es = effect_set(FilterSpec(outcome="hospitalised", scale="ratio"), con)
+        assert es.effect_measure == "logRR"
+        row = es.excluded[es.excluded["effect_id"] == "Z-1"]
+        assert list(row["reason"]) == [REASONS["direction_minority"]], es.excluded
+    finally:
+        con.close()

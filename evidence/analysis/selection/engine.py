@@ -26,23 +26,36 @@ from evidence.analysis.selection.rules import (_EXCLUDED_COLUMNS, _OFF_SCALE, EN
 from evidence.analysis.selection.scale import _SCALE_WORDS, _choose_scale, _majority, _summary_from_cols
 
 
-def _excluded_frame(classified: pd.DataFrame, in_analysis: np.ndarray, scale: str, keep: bool | None
-                    ) -> pd.DataFrame:
-    """Reasons for every matching row that is not in the analysis (``in_analysis``: a mask of the rows)."""
-    df = classified[~np.asarray(in_analysis, dtype=bool)]
-    route = df["route"].astype(object).where(df["route"].notna(), None).to_numpy(dtype=object).copy()
-    code = df["reason_code"].astype(object).where(df["reason_code"].notna(), "no_numbers").to_numpy(dtype=object).copy()
+def _objects(values) -> np.ndarray:
+    """A column (array or Series) as an object array with None where missing."""
+    arr = np.asarray(values, dtype=object)
+    return np.array([None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in arr],
+                    dtype=object)
+
+
+def _excluded_frame(classified, in_analysis: np.ndarray, scale: str, keep: bool | None) -> pd.DataFrame:
+    """Reasons for every matching row that is not in the analysis (``in_analysis``: a mask of the rows).
+
+    ``classified``: the rows' ``study_id``, ``effect_id``, ``route``, ``kind``, ``reason_code`` and
+    ``higher_is_better`` (a frame or a mapping of arrays), read as plain arrays.
+    """
+    out = ~np.asarray(in_analysis, dtype=bool)
+    route = _objects(classified["route"])[out]
+    code = np.array([c if c is not None else "no_numbers" for c in _objects(classified["reason_code"])[out]],
+                    dtype=object)
     allowed = set(SCALE_ROUTES[scale])
     usable = np.array([r is not None and r in allowed for r in route], dtype=bool)
     off = np.array([r is not None and r not in allowed for r in route], dtype=bool)
     code[off] = [_OFF_SCALE.get((scale, r), "no_numbers") for r in route[off]]
     if keep is not None and scale == "logRR":
-        hib = df["higher_is_better"].astype("boolean")
-        minority = usable & (df["kind"] == "binary").to_numpy() & (hib != keep).fillna(False).to_numpy()
+        hib = _objects(classified["higher_is_better"])[out]
+        kind = _objects(classified["kind"])[out]
+        minority = usable & (kind == "binary") & np.array([h is not None and bool(h) != keep for h in hib], dtype=bool)
         code[minority] = "direction_minority"
         usable &= ~minority
     code[usable] = "not_selected"
-    return pd.DataFrame({"study_id": df["study_id"].to_numpy(), "effect_id": df["effect_id"].to_numpy(),
+    return pd.DataFrame({"study_id": _objects(classified["study_id"])[out],
+                         "effect_id": _objects(classified["effect_id"])[out],
                          "reason": [REASONS[c] for c in code],
                          "kind": np.where(code == "not_selected", "not selected", "unusable")})
 
@@ -122,10 +135,9 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
     in_analysis = np.zeros(cand.n, dtype=bool)
     in_analysis[narrow_pos[picked]] = True
 
-    def classified_fn() -> pd.DataFrame:
-        return pd.DataFrame({"study_id": cand.obj("study_id"), "effect_id": cand.obj("effect_id"),
-                             "route": route, "kind": kind, "reason_code": cand.obj("reason_code"),
-                             "higher_is_better": cand.boolean("higher_is_better")})
+    def classified_fn() -> dict[str, np.ndarray]:
+        return {"study_id": cand.obj("study_id"), "effect_id": cand.obj("effect_id"), "route": route, "kind": kind,
+                "reason_code": cand.obj("reason_code"), "higher_is_better": cand.obj("higher_is_better")}
     notes: list[str] = []
     if multi_arm == "one" and chosen.n:
         multi = chosen.num("n_comparisons") > 1
@@ -181,10 +193,10 @@ def effect_set(spec: FilterSpec, con=None, *, target_months: float | None = None
         scale_note = (f"{lead}{n_chinn} binary result(s) were converted from log odds ratios to SMDs by Chinn's "
                       "method (×√3/π; Cochrane Handbook 10.6).")
     elif scale != "SMD":
-        kind = {"logRR": "Binary results pooled as risk", "logOR": "Binary results pooled as odds",
-                "logIRR": "Rate ratios (events per person-time) pooled as rate",
-                "logHR": "Hazard ratios pooled as hazard"}[scale]
-        scale_note = f"{kind} ratios on the log scale."
+        pooled_as = {"logRR": "Binary results pooled as risk", "logOR": "Binary results pooled as odds",
+                     "logIRR": "Rate ratios (events per person-time) pooled as rate",
+                     "logHR": "Hazard ratios pooled as hazard"}[scale]
+        scale_note = f"{pooled_as} ratios on the log scale."
     if left_for_scale:
         scale_choice += (f" {len(left_for_scale)} trial(s) left out for their scale (no result on "
                          f"{_SCALE_WORDS[scale]}): {', '.join(left_for_scale)}; the reasons are in the not-pooled list.")
