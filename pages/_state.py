@@ -362,19 +362,9 @@ def write_url(view: View) -> None:
         st.query_params.from_dict(wanted)
 
 
-KEY_PAGES = "_app_pages"
-
-
 def app_pages() -> list:
     """The app's pages, registered explicitly (url paths = file names, so old-style links resolve too); made
-    once per session (each ``st.Page`` resolves its file's path on the disk, every rerun otherwise)."""
-    pages = st.session_state.get(KEY_PAGES)
-    if pages is None:
-        pages = st.session_state[KEY_PAGES] = _make_pages()
-    return pages
-
-
-def _make_pages() -> list:
+    anew each run (a page list kept in the session could carry a first run's navigation into the next)."""
     return [
         st.Page("pages/overview.py", title="Overview", icon=":material/summarize:", default=True),
         st.Page("pages/explore.py", title="Explore", icon=":material/forest:", url_path="explore"),
