@@ -43,7 +43,6 @@ def connection():
     return store.shared_connection()
 
 
-
 # Read many times a rerun and fixed for the process (the store is opened once, read-only): a plain
 # memo, since a Streamlit cache lookup hashes its arguments and inspects the function every time.
 @functools.lru_cache(maxsize=1)

@@ -115,13 +115,36 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float:
     return float(weights[mask].sum())
 
 
+def _column(a: Analysis, name: str) -> list:
+    """A stored column of the pooled rows (None throughout where the rows lack it)."""
+    try:
+        return a.data.column(name).tolist()
+    except KeyError:  # an analysis assembled from a frame without the column
+        return [None] * a.k
+
+
 def _words(a: Analysis, name: str) -> np.ndarray:
     """A text column of the pooled rows, lower-cased, "" where missing (or where the rows lack it)."""
-    try:
-        values = a.data.column(name).tolist()
-    except KeyError:  # an analysis assembled from a frame without the column
-        values = [None] * a.k
-    return np.array([v.strip().lower() if isinstance(v, str) else "" for v in values], dtype=object)
+    return np.array([v.strip().lower() if isinstance(v, str) else "" for v in _column(a, name)], dtype=object)
+
+
+#: A trial's risk-of-bias standing when no overall judgement is held (the forest plot's colour keys too).
+ROB_DOMAIN_NOT_LOW = "domain high/unclear, no overall"
+ROB_DOMAINS_LOW = "domains low, no overall"
+ROB_NONE = "no judgement held"
+
+
+def rob_standing(overall, worst_domain) -> str:
+    """The overall judgement where one is held, else what the per-domain judgements say (a domain at high
+    or unclear risk, the ``study_rob_domains`` view's worst domain, or every held domain low), else none."""
+    if isinstance(overall, str) and overall.strip():
+        return overall.strip().lower()
+    worst = worst_domain.strip().lower() if isinstance(worst_domain, str) else ""
+    if worst in ("high", "unclear"):
+        return ROB_DOMAIN_NOT_LOW
+    if worst == "low":
+        return ROB_DOMAINS_LOW
+    return ROB_NONE
 
 
 #: How each risk-of-bias status (studies.rob_status) is counted in the note, in this order.
@@ -142,13 +165,12 @@ def risk_of_bias(a: Analysis, weights: np.ndarray) -> tuple[Downgrade | None, st
     Not at low risk: an overall judgement of high, unclear or some concerns, or, for a trial judged per
     domain only, a domain at high or unclear risk (the ``study_rob_domains`` view of the store).
     """
-    rob = _words(a, "risk_of_bias")
-    worst = _words(a, "rob_worst_domain")
+    standing = np.array([rob_standing(o, w) for o, w in zip(_column(a, "risk_of_bias"),
+                                                             _column(a, "rob_worst_domain"))], dtype=object)
     status = _words(a, "rob_status")
-    from_domains = (rob == "") & np.isin(worst, ["high", "unclear"])
-    not_low = np.isin(rob, list(NOT_LOW_RISK)) | from_domains
-    judged = (rob != "") | (worst != "")
-    missing = int((~judged).sum())
+    from_domains = standing == ROB_DOMAIN_NOT_LOW
+    not_low = np.isin(standing, list(NOT_LOW_RISK)) | from_domains
+    missing = int((standing == ROB_NONE).sum())
     note = None
     if missing == a.k:
         note = ("No trial has a risk-of-bias judgement" if a.k > 1 else "The trial has no risk-of-bias judgement"

@@ -201,7 +201,7 @@ class _ArmIndex:
         keys = zip(self.arrays["dataset"].astype(str), self.arrays["effect_id"].astype(str))
         self.index = {key: i for i, key in enumerate(keys)}
 
-    def for_effects(self, data) -> dict[str, np.ndarray]:
+    def for_rows(self, data) -> dict[str, np.ndarray]:
         """Column -> array, row for row with the pooled rows ``data`` (an :class:`EffectData`; numbers as
         floats with NaN, the rest as objects)."""
         keys = zip(map(str, data.column("dataset").tolist()), map(str, data.column("effect_id").tolist()))
@@ -219,7 +219,7 @@ _NUMERIC_ARMS = frozenset({"events_ps", "events_ctl", "n_ps", "n_ctl", "mean_ps"
 def arm_rows(a: Analysis, con=None, uploads_dir=None) -> dict[str, np.ndarray]:
     """The candidate columns (arm counts, means, reported effect) of an analysis' pooled trials, row for row."""
     rows = query.candidate_rows(a.spec, con, uploads_dir=uploads_dir).reindex(columns=list(ARM_COLUMNS))
-    return _ArmIndex(rows).for_effects(a.data)
+    return _ArmIndex(rows).for_rows(a.data)
 
 
 def _row(a: Analysis, label: str, arms) -> FindingRow:
@@ -293,7 +293,7 @@ def summary_of_findings(spec: FilterSpec, con=None, *, method: str = "REML", har
             except NoMatchingStudies:
                 left_out.append((label, "no trial has numbers that can be pooled"))
                 continue
-        rows.append(_row(a, label, arms.for_effects(a.data)))
+        rows.append(_row(a, label, arms.for_rows(a.data)))
     rows.sort(key=lambda r: (-r.k, -r.participants, r.outcome_label))
     return SummaryOfFindings(spec=base, rows=tuple(rows), left_out=tuple(left_out), method=method,
                              hartung_knapp=hartung_knapp, level=level)

@@ -16,7 +16,7 @@ from evidence.core.measures import Favours
 from evidence.core.filters import FilterSpec, followup_target, vocabulary
 from evidence.analysis.selection.choose import _reasons, _select_positions
 from evidence.analysis.selection.classify import _classify_arrays
-from evidence.analysis.selection.columns import _Cols, _isin
+from evidence.analysis.selection.columns import _as_objects, _Cols, _isin
 from evidence.analysis.selection.compute import _compute, _join_notes, _split_arrays
 from evidence.analysis.selection.frame import _build_frame, _effect_data, _frame_order
 from evidence.analysis.selection.prepared import _prepared_store
@@ -26,13 +26,6 @@ from evidence.analysis.selection.rules import (_EXCLUDED_COLUMNS, _OFF_SCALE, EN
 from evidence.analysis.selection.scale import _SCALE_WORDS, _choose_scale, _majority, _summary_from_cols
 
 
-def _objects(values) -> np.ndarray:
-    """A column (array or Series) as an object array with None where missing."""
-    arr = np.asarray(values, dtype=object)
-    return np.array([None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in arr],
-                    dtype=object)
-
-
 def _excluded_frame(classified, in_analysis: np.ndarray, scale: str, keep: bool | None) -> pd.DataFrame:
     """Reasons for every matching row that is not in the analysis (``in_analysis``: a mask of the rows).
 
@@ -40,22 +33,22 @@ def _excluded_frame(classified, in_analysis: np.ndarray, scale: str, keep: bool 
     ``higher_is_better`` (a frame or a mapping of arrays), read as plain arrays.
     """
     out = ~np.asarray(in_analysis, dtype=bool)
-    route = _objects(classified["route"])[out]
-    code = np.array([c if c is not None else "no_numbers" for c in _objects(classified["reason_code"])[out]],
+    route = _as_objects(classified["route"])[out]
+    code = np.array([c if c is not None else "no_numbers" for c in _as_objects(classified["reason_code"])[out]],
                     dtype=object)
     allowed = set(SCALE_ROUTES[scale])
     usable = np.array([r is not None and r in allowed for r in route], dtype=bool)
     off = np.array([r is not None and r not in allowed for r in route], dtype=bool)
     code[off] = [_OFF_SCALE.get((scale, r), "no_numbers") for r in route[off]]
     if keep is not None and scale == "logRR":
-        hib = _objects(classified["higher_is_better"])[out]
-        kind = _objects(classified["kind"])[out]
+        hib = _as_objects(classified["higher_is_better"])[out]
+        kind = _as_objects(classified["kind"])[out]
         minority = usable & (kind == "binary") & np.array([h is not None and bool(h) != keep for h in hib], dtype=bool)
         code[minority] = "direction_minority"
         usable &= ~minority
     code[usable] = "not_selected"
-    return pd.DataFrame({"study_id": _objects(classified["study_id"])[out],
-                         "effect_id": _objects(classified["effect_id"])[out],
+    return pd.DataFrame({"study_id": _as_objects(classified["study_id"])[out],
+                         "effect_id": _as_objects(classified["effect_id"])[out],
                          "reason": [REASONS[c] for c in code],
                          "kind": np.where(code == "not_selected", "not selected", "unusable")})
 

@@ -103,10 +103,9 @@ def _build_frame(c: _Cols, scale: str, level: float, multi_arm: str) -> pd.DataF
     out = {}
     for name in EFFECT_COLUMNS:
         if name not in data or (name == "study_id" and sid is c.plain("study_id")):
-            # passed through (study ids too when none is missing): the column's own text array, no round trip
-            # (a text array already is what astype("str") would return: the same object, without the Series)
-            # the stored text, passed through as an object column (None where missing): the prepared store
-            # holds it so, and a text dtype would be inferred and converted on every analysis
+            # passed through (study ids too when none is missing) as an object column, None where missing:
+            # the prepared store holds its text so, and a text dtype would be inferred and converted on
+            # every analysis
             out[name] = pd.Series(c.obj(name), dtype=object, copy=False)
         elif name in _FLOAT_COLUMNS or name in ("year", "higher_is_better", "n_candidates", "effect_measure"):
             out[name] = data[name]

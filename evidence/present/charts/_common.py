@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
+from evidence.analysis.certainty import ROB_DOMAIN_NOT_LOW, ROB_DOMAINS_LOW, ROB_NONE
 from evidence.core.measures import measure
 
 OKABE_ITO = {
@@ -30,24 +31,11 @@ ROB_COLOURS = {
     "some concerns": OKABE_ITO["orange"],
     "high": OKABE_ITO["vermillion"],
     "unclear": OKABE_ITO["grey"],
-    # trials without an overall judgement, by their per-domain judgements (studies.rob_status)
-    "domain high/unclear, no overall": OKABE_ITO["purple"],
-    "domains low, no overall": OKABE_ITO["sky_blue"],
-    "no judgement held": "#C8C8C8",
+    # trials without an overall judgement, by their per-domain judgements (analysis.certainty.rob_standing)
+    ROB_DOMAIN_NOT_LOW: OKABE_ITO["purple"],
+    ROB_DOMAINS_LOW: OKABE_ITO["sky_blue"],
+    ROB_NONE: "#C8C8C8",
 }
-
-
-def rob_category(overall: Any, worst_domain: Any) -> str:
-    """The forest plot's risk-of-bias colour key: the overall judgement where one is held, else what the
-    per-domain judgements say (a domain at high or unclear risk, or every held domain low), else none."""
-    if isinstance(overall, str) and overall.strip():
-        return overall.strip().lower()
-    worst = worst_domain.strip().lower() if isinstance(worst_domain, str) else ""
-    if worst in ("high", "unclear"):
-        return "domain high/unclear, no overall"
-    if worst == "low":
-        return "domains low, no overall"
-    return "no judgement held"
 
 
 #: Font sizes chosen so a chart projected on a wall stays legible.

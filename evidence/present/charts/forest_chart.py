@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 
+from evidence.analysis.certainty import rob_standing
+
 from . import _template_cache
-from ._common import (_QUOTE_LIMIT, _as_text, OKABE_ITO, ROB_COLOURS, rob_category, FONT, ROW_HEIGHT, PLOT_WIDTH, axis_title, _to_display, _x_scale, _x_axis, _interval_text, _z, _domain, _unique_labels, _favours_layer, _null_rule, _configure)
+from ._common import (_QUOTE_LIMIT, _as_text, OKABE_ITO, ROB_COLOURS, FONT, ROW_HEIGHT, PLOT_WIDTH, axis_title, _to_display, _x_scale, _x_axis, _interval_text, _z, _domain, _unique_labels, _favours_layer, _null_rule, _configure)
 
 # ---------------------------------------------------------------------------
 # the forest plot
@@ -97,7 +99,7 @@ def study_columns(effects: pd.DataFrame, pooled: Any = None, *, effect_measure: 
     hi = _to_display(yi + z * sei, effect_measure)
     labels = _unique_labels(df["label"].tolist() if "label" in df.columns else df["study_id"].tolist())
     none = [None] * len(df)
-    rob = [rob_category(o, w) for o, w in zip(df["risk_of_bias"].tolist() if "risk_of_bias" in df.columns else none,
+    rob = [rob_standing(o, w) for o, w in zip(df["risk_of_bias"].tolist() if "risk_of_bias" in df.columns else none,
                                               df["rob_worst_domain"].tolist() if "rob_worst_domain" in df.columns
                                               else none)]
     n = len(df)
