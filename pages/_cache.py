@@ -14,7 +14,7 @@ import functools
 import math
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -132,7 +132,15 @@ def review_options() -> Mapping[str, str]:
 # ---------------------------------------------------------------------------
 # one cache for every result: kind -> how to compute it from the view (and an argument)
 
-def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
+class Exclusions(NamedTuple):
+    """Explore's two study tables of one view, built once with the view's analysis (shared, never changed)."""
+
+    editor: pd.DataFrame    # Exclude (tick box) and Study: the include/exclude panel
+    studies: pd.DataFrame   # every matching study with its effect, weight and characteristics, and Excluded
+    ids: list[str]          # the study id of each row of both
+
+
+def _exclusions(view, arg) -> Exclusions:
     """Every study the filter matches (also those excluded by hand) with its current weight, and their ids."""
     spec = view.spec
     current = result("analysis", view)
@@ -148,8 +156,12 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
     excluded = set(spec.exclude_studies)
     eff = full.effects.reset_index(drop=True)
     n = len(eff)  # study rows first; a pooled row, if any, comes last
-    table = pd.DataFrame({
-        "Exclude": [sid in excluded for sid in eff["study_id"]],
+    ids = eff["study_id"].astype(str).tolist()
+    ticked = [sid in excluded for sid in eff["study_id"]]
+    # Both frames built directly (no drop/assign of a wider one: with text column labels those index
+    # operations cost more than building the frame, on every new view).
+    editor = pd.DataFrame({"Exclude": ticked, "Study": rows["row"][:n]})
+    studies = pd.DataFrame({
         "Study": rows["row"][:n],
         "Year": eff["year"],
         "Effect [95% CI]": rows["est_text"][:n],
@@ -158,12 +170,15 @@ def _exclusions(view, arg) -> tuple[pd.DataFrame, list[str]]:
         "N": eff["n_total"],
         "Follow-up (months)": eff["timepoint_months"].round(1),
         "Measure": eff["measure"],
+        "Excluded": ticked,
     })
-    return table, eff["study_id"].astype(str).tolist()
+    return Exclusions(editor, studies, ids)
 
 
 def _rows_of_outcome(table: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    return table[table["outcome"] == outcome].reset_index(drop=True)
+    """An outcome's review results as Explore shows them (without the ids and the outcome it is cut on)."""
+    shown = [c for c in table.columns if c not in ("result_id", "review_id", "outcome")]
+    return table.loc[table["outcome"] == outcome, shown].reset_index(drop=True)
 
 
 def _presentation(view):
@@ -260,8 +275,8 @@ def summary(view):
 
 
 def review_findings(outcome: str | None):
-    """Pooled results published reviews report for an outcome: the Reviews page's table of that outcome
-    (cached per outcome and store version)."""
+    """Pooled results published reviews report for an outcome: the Reviews page's table of that outcome,
+    without its id columns (cached per outcome and store version)."""
     return result("review_results", None, outcome)
 
 

@@ -15,7 +15,7 @@ from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dat
                      summary)
 from ._render import (PERF_LOGGER, PerfTimer, analysis_or_stop, display, download_chart, download_code,  # noqa: F401
                       download_table, download_table_lazily, md_escape, records_to_arrow_bytes, render_error,
-                      render_metrics, rounded, show_cautions, show_chart, try_table, view_inputs)
+                      render_metrics, rounded, show_cautions, show_chart, show_table, try_table, view_inputs)
 from ._heavy import heavy_table  # noqa: F401
 from ._owner import expire_old_uploads, own_datasets, own_folder  # noqa: F401
 from ._sidebar import render_sidebar, show_url_notices  # noqa: F401

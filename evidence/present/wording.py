@@ -233,6 +233,30 @@ def heterogeneity_sentence(pooled: Any) -> str:
     return text
 
 
+def heterogeneity_table(pooled: Any) -> str:
+    """Q, its test, τ², I² and H² with their intervals, as one Markdown table (statistic, value, 95% CI,
+    what it says); the intervals of τ² and I² are Q-profile ones (Viechtbauer 2007)."""
+    def interval(ci: Any, digits: int, unit: str = "") -> str:
+        if ci is None or not all(_finite(x) for x in ci):
+            return "not available"
+        return f"{format_number(ci[0], digits)}{unit} to {format_number(ci[1], digits)}{unit} (Q-profile)"
+
+    q = f"{float(pooled.q):.2f} ({int(pooled.q_df)})" if _finite(getattr(pooled, "q", None)) else "not available"
+    rows = [
+        ("Q (df)", q, "", "Cochran's Q with its degrees of freedom (k − 1)"),
+        ("Heterogeneity test", format_p(pooled.q_p), "",
+         "chi-square test of Q: do the trials differ more than chance would explain?"),
+        ("τ²", format_number(pooled.tau2, 3), interval(getattr(pooled, "tau2_ci", None), 3),
+         "variance of the true effects across settings, on the effect-size scale"),
+        ("I²", f"{format_number(pooled.i2, 0)}%", interval(getattr(pooled, "i2_ci", None), 0, "%"),
+         "share of the spread in results that reflects real differences rather than chance"),
+        ("H²", format_number(pooled.h2), "", "total variability relative to sampling variability (1 = none)"),
+    ]
+    lines = ["| Statistic | Value | 95% CI | What it says |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
 def prediction_sentence(pooled: Any, *, effect_measure: str = "SMD", ps_side: str = "right") -> str:
     """What the prediction interval says about a new setting."""
     lo, hi = getattr(pooled, "pi_low", None), getattr(pooled, "pi_high", None)
