@@ -35,6 +35,8 @@ from evidence.store import connection as store
 from evidence.store import namespaces
 from evidence.store.build import ensure_database
 
+from ._admission import slot_released
+
 
 @st.cache_resource(show_spinner="Building the evidence store…")
 def connection():
@@ -243,6 +245,9 @@ SLOW_RESULTS = frozenset({"leave_one_out", "influence", "cumulative", "robustnes
 
 def _compute(kind: str, view, arg):
     connection()
+    if kind in SLOW_RESULTS:  # seconds of work: other sessions' quick reruns go on meanwhile
+        with slot_released():
+            return RESULTS[kind](view, arg)
     return RESULTS[kind](view, arg)
 
 

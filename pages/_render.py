@@ -292,9 +292,11 @@ class PerfTimer:
             log.setLevel(logging.INFO)
             log.propagate = False
 
-    def done(self, page: str) -> float:
+    def done(self, page: str, queued_s: float = 0.0) -> float:
+        """Log the rerun's server time (from the start of the entry script), of which ``queued_s`` seconds
+        were spent waiting for a run slot."""
         ms = (time.perf_counter() - self.t0) * 1000.0
-        log.info("page=%s server_ms=%.1f", page, ms)
+        log.info("page=%s server_ms=%.1f queued_ms=%.1f", page, ms, queued_s * 1000.0)
         return ms
 
 def try_table(kind: str, view: View, arg: str | None = None):

@@ -4,11 +4,13 @@ It gathers the Streamlit glue, which lives in small modules by concern: :mod:`pa
 ``View``, widget keys, the URL codec of the whole view, navigation), :mod:`pages._cache` (the store's
 connection and lists, and one cache for every result, :func:`result`), :mod:`pages._sidebar` (the
 shared sidebar, rendered once from app.py), :mod:`pages._bayes` (the Bayesian panel and probability
-sentence with their widgets) and :mod:`pages._render` (escaped text, domain errors,
-headline metrics, charts and downloads, cautions, the per-rerun timing). No SQL and no formulas here:
+sentence with their widgets), :mod:`pages._admission` (how many scripts run at once) and
+:mod:`pages._render` (escaped text, domain errors, headline metrics, charts and downloads, cautions, the
+per-rerun timing). No SQL and no formulas here:
 numbers come from :mod:`evidence`.
 """
 
+from ._admission import run_slot, slot_released  # noqa: F401
 from ._bayes import render_panel as render_bayes_panel, render_probability  # noqa: F401
 from ._cache import (RESULTS, cache_key, choice_counts, choices, connection, dataset_version,  # noqa: F401
                      forget_results, labels, ranges, result, review_findings, review_options, store_metadata,
