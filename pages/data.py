@@ -145,7 +145,8 @@ with import_tab:
                 ui.render_error(exc)
             else:
                 data = upload.getvalue()
-                with st.spinner("Checking every row…"):
+                # seconds of work on a large sheet: other sessions' reruns go on meanwhile (pages/_admission.py)
+                with st.spinner("Checking every row…"), ui.slot_released():
                     if sheet_format == "Metapsy data standard":
                         report = metapsy.validate_metapsy(data, source_name=upload.name)
                     else:
@@ -155,7 +156,7 @@ with import_tab:
                                                     "stored. Fix them and upload again.")
                 else:
                     try:
-                        with st.spinner("Importing…"):
+                        with st.spinner("Importing…"), ui.slot_released():
                             result = own_import.import_own(report, slug, folder, source_file=upload.name,
                                                            replace=replace_existing, attribution=attribution)
                     except InvalidSheet as exc:
@@ -180,7 +181,7 @@ with import_tab:
         try:
             ui.expire_old_uploads(force=True)
             own_import.check_can_import(folder, "metapsy-depression", replace=True)
-            with st.spinner("Checking and importing 900+ rows…"):
+            with st.spinner("Checking and importing 900+ rows…"), ui.slot_released():
                 result = metapsy.import_metapsy(uploads_dir=folder)
         except InvalidSheet as exc:
             _show_problems(exc.problems, f"{len(exc.problems)} problem(s) in the Metapsy file; nothing was stored.")
