@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple
@@ -39,9 +41,24 @@ from ._admission import slot_released
 
 
 @st.cache_resource(show_spinner="Building the evidence store…")
-def connection():
-    """The shipped store, built from data/*.csv when missing or stale, opened read-only once."""
+def _connection():
     ensure_database()
+    return store.shared_connection()
+
+
+_checked: set[str] = set()  # store paths built and opened through the cached resource above
+
+
+def connection():
+    """The shipped store, built from data/*.csv when missing or stale, opened read-only once.
+
+    Called a few times a rerun: after the first call for a store path (which builds it, with a spinner)
+    the process's shared connection is returned without a Streamlit cache lookup."""
+    path = str(store.DB_PATH)
+    if path not in _checked:
+        con = _connection()
+        _checked.add(path)
+        return con
     return store.shared_connection()
 
 
@@ -67,6 +84,45 @@ def cache_key() -> str:
 #: A filter spec (and the view holding one) is a frozen dataclass of tuples and numbers: its repr names
 #: it exactly, and costs far less than Streamlit's generic hashing of the object on every lookup.
 SPEC_HASH = {FilterSpec: repr}
+
+
+class Front:
+    """A plain, thread-safe LRU memo in front of a Streamlit cache (shared by every session of the process).
+
+    A Streamlit cache lookup that hits still costs ~0.2 ms (it inspects the function's signature and hashes
+    its arguments every time), and an Explore rerun makes some fifteen of them. The memo answers a repeat
+    in microseconds and asks the Streamlit cache (its spinner, its one computation per key) only on a miss.
+    Errors are not kept, as Streamlit keeps none. Cleared with every result (:func:`forget_results`).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._values: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        try:
+            hash(key)
+        except TypeError:  # an argument that cannot key a dict: the Streamlit cache alone
+            return compute()
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+#: The memos in front of the result caches (results, sidebar counts, chart specs).
+FRONTS: dict[str, Front] = {"results": Front(1024), "counts": Front(256), "charts": Front(256)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,10 +154,11 @@ def choice_counts(spec: FilterSpec, uploads: str | None = None) -> dict[str, dic
     reads imported datasets (see :class:`pages._state.View`)."""
     if spec.dataset == "shipped":
         uploads = None
-    return _all_choice_counts(spec, cache_key() + namespaces.namespace_key(uploads), uploads)
+    key = cache_key() + namespaces.namespace_key(uploads)
+    return FRONTS["counts"].get((repr(spec), key, uploads), lambda: _all_choice_counts(spec, key, uploads))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@functools.lru_cache(maxsize=4)
 def _ranges(_key: str) -> dict[str, tuple[float, float]]:
     studies = query.table("studies", connection())
     eff = query.table("effects", connection())
@@ -271,7 +328,9 @@ def result(kind: str, view, arg: Any = None):
         raise ValueError(f"Unknown result {kind!r}; must be one of {list(RESULTS)}")
     # A view of imported data is keyed on its folder's contents too: a replaced dataset is a new result.
     cached = _result if kind in SLOW_RESULTS else _quick_result
-    return cached(kind, repr(view), view, arg, cache_key() + namespaces.namespace_key(getattr(view, "uploads", None)))
+    view_key, store_key = repr(view), cache_key() + namespaces.namespace_key(getattr(view, "uploads", None))
+    return FRONTS["results"].get((kind, view_key, arg, store_key),
+                                 lambda: cached(kind, view_key, view, arg, store_key))
 
 
 def summary(view):
@@ -290,8 +349,12 @@ def forget_results() -> None:
     :mod:`evidence.store.connection`, so the connection resource, dropped too, comes back as the same one."""
     st.cache_data.clear()
     st.cache_resource.clear()
+    for front in FRONTS.values():
+        front.clear()
+    _checked.clear()
     _vocab_lookup.cache_clear()
     _review_options.cache_clear()
+    _ranges.cache_clear()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

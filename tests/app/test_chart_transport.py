@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit import dataframe_util
 
-from pages import _render
+from pages import _cache, _render
 from tests.app.app_helpers import PAGES, run_app
 
 
@@ -31,7 +31,7 @@ def sent(monkeypatch):
         seen.append(records)
         return convert(records)
 
-    st.cache_resource.clear()  # chart specs are cached resources: build them again, through the recorder
+    _cache.forget_results()  # chart specs are cached: build them again, through the recorder
     monkeypatch.setattr(_render, "records_to_arrow_bytes", record)
     return seen, convert
 

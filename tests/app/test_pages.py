@@ -213,10 +213,11 @@ def test_excluding_studies_via_url_recomputes():
 def test_each_rerun_logs_page_and_server_time(perf_lines):
     run_app({"outcome": OUTCOME}, page=EXPLORE)
     assert perf_lines and perf_lines[-1].startswith("page=Explore server_ms=")
-    m = re.fullmatch(r"page=Explore server_ms=([\d.]+) queued_ms=([\d.]+)", perf_lines[-1])
+    m = re.fullmatch(r"page=Explore server_ms=([\d.]+) queued_ms=([\d.]+) cpu_ms=([\d.]+)", perf_lines[-1])
     assert m, perf_lines[-1]
-    server, queued = float(m.group(1)), float(m.group(2))
+    server, queued, cpu = (float(g) for g in m.groups())
     assert server > 0 and 0 <= queued <= server  # the wait for a run slot is part of the server time
+    assert 0 < cpu
 
 
 def _outcome_with(measure: str, k_max: int) -> str:
