@@ -121,8 +121,9 @@ class Front:
             self._values.clear()
 
 
-#: The memos in front of the result caches (results, sidebar counts, chart specs).
-FRONTS: dict[str, Front] = {"results": Front(1024), "counts": Front(256), "charts": Front(256)}
+#: The memos in front of the result caches (results, sidebar counts, chart specs); no larger than the
+#: Streamlit caches behind them, so they keep no more results alive than those do (plus their own recent ones).
+FRONTS: dict[str, Front] = {"results": Front(256), "counts": Front(256), "charts": Front(256)}
 
 
 @functools.lru_cache(maxsize=4)

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _spec = importlib.util.spec_from_file_location("peer_loadtest", ROOT / "scripts" / "loadtest.py")
@@ -27,6 +29,8 @@ CHROMIUM_ARGS: list[str] = _loadtest.CHROMIUM_ARGS
 PROBE_JS: str = _loadtest.PROBE_JS
 SETTLED_JS: str = _loadtest.SETTLED_JS
 QUIET_JS: str = _loadtest.QUIET_JS
+#: No element is waiting for its code (Streamlit shows a ``stSkeleton`` placeholder meanwhile).
+NO_SKELETON_JS = "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
 EXPANDED_JS: str = _loadtest.EXPANDED_JS
 PERF_LINE = _loadtest.PERF_LINE
 #: Milliseconds without any DOM change that count as "finished painting".
@@ -97,8 +101,16 @@ class AppPage:
             self.quiet()
 
     def quiet(self, timeout_s: float = 20) -> None:
-        """Wait until the page has stopped changing for :data:`QUIET_MS`."""
+        """Wait until the page has stopped changing for :data:`QUIET_MS` and shows no loading placeholder.
+
+        An element whose code is still being fetched shows Streamlit's skeleton (``stSkeleton``); on a busy
+        machine the page can stay still for longer than :data:`QUIET_MS` while that code arrives, so
+        stillness alone let a test read a page whose metrics were not drawn yet.
+        """
         self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
+        if self.page.locator('[data-testid="stSkeleton"]').count():
+            self.page.wait_for_function(NO_SKELETON_JS, timeout=timeout_s * 1000, polling=50)
+            self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
 
     def after(self, action) -> None:
         """Do ``action`` (a click) and wait for the rerun it causes to settle."""
@@ -186,9 +198,35 @@ class AppPage:
         choice = self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
             has_text=re.compile(r"^\s*" + re.escape(option)))
         choice.first.wait_for()
-        self.after(choice.first.click)
+        before, started = self.runs(), self._runs_started()
+        choice.first.click()
+        if not self._run_started_since(started) and choice.count():
+            # No run within a few seconds and the option is still offered: the click met the list while it
+            # was still moving into place and reached no option. Click it once more, as a user would; a
+            # click that did register has removed the option (multiselect) or closed the list (selectbox).
+            if not self.page.locator(f'[id="{listbox}"]').is_visible():
+                listbox = self.open_dropdown(widget.get_by_role("combobox"))
+                choice = self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
+                    has_text=re.compile(r"^\s*" + re.escape(option)))
+            choice.first.click()
+        self.settle(before)
+        self.quiet()
         if multi:
             self.page.keyboard.press("Escape")
+
+    def _runs_started(self) -> int:
+        """Runs this page has seen finish, successfully or not."""
+        return self.page.evaluate("window.__stProbe ? window.__stProbe.finishedAll : 0")
+
+    def _run_started_since(self, finished: int, timeout_s: float = 3.0) -> bool:
+        """Whether a run started (or already finished) after ``finished`` runs, within ``timeout_s``."""
+        try:
+            self.page.wait_for_function(
+                "(n) => !!window.__stProbe && (window.__stProbe.running || window.__stProbe.finishedAll > n)",
+                arg=finished, timeout=timeout_s * 1000, polling=25)
+            return True
+        except PlaywrightTimeout:  # nothing started
+            return False
 
     def open_dropdown(self, box) -> str:
         """Open a combobox's list like a user (a click; the arrow key when the click only focused it).
