@@ -123,7 +123,9 @@ class Front:
 
 #: The memos in front of the result caches (results, sidebar counts, chart specs); no larger than the
 #: Streamlit caches behind them, so they keep no more results alive than those do (plus their own recent ones).
-FRONTS: dict[str, Front] = {"results": Front(256), "counts": Front(256), "charts": Front(256)}
+#: "tables": shared frames as the Arrow tables Streamlit sends (pages._render.show_table).
+FRONTS: dict[str, Front] = {"results": Front(256), "counts": Front(256), "charts": Front(256),
+                            "tables": Front(256)}
 
 
 @functools.lru_cache(maxsize=4)

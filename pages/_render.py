@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import time
-from collections import OrderedDict
 from typing import Any, Callable
 
 import pandas as pd
@@ -146,10 +144,10 @@ def render_metrics(analysis) -> None:
 
 def download_chart(chart, name: str, key: str) -> None:
     """PNG and SVG download buttons; the image is rendered only when clicked."""
-    c1 = c2 = st.container(horizontal=True, gap="small")  # one layout element, not three columns
-    c1.download_button("PNG", icon=":material/download:", data=lambda: chart_png(chart), file_name=f"{name}.png", mime="image/png",
+    row = st.container(horizontal=True, gap="small")  # one layout element, not three columns
+    row.download_button("PNG", icon=":material/download:", data=lambda: chart_png(chart), file_name=f"{name}.png", mime="image/png",
                        key=f"dl_png_{key}", on_click="ignore")
-    c2.download_button("SVG", icon=":material/download:", data=lambda: chart_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
+    row.download_button("SVG", icon=":material/download:", data=lambda: chart_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
                        key=f"dl_svg_{key}", on_click="ignore")
 
 def download_table(table: pd.DataFrame, name: str, key: str, label: str = "CSV") -> None:
@@ -195,31 +193,18 @@ def _chart_specs(chart_id: str, inputs: tuple, _build: Callable[[], Any]) -> tup
         display["datasets"] = {name: records_to_arrow_bytes(values) for name, values in spec["datasets"].items()}
     return spec, display
 
-#: Arrow tables of frames a cached result holds, by the frame's identity (the frame kept alive beside its
-#: table, so an id is never reused while its entry stands). A shared frame is converted once, not on every
-#: rerun of every session that shows it.
-_ARROW_OF: "OrderedDict[int, tuple[pd.DataFrame, pa.Table]]" = OrderedDict()
-_ARROW_LOCK = threading.Lock()
-_ARROW_ENTRIES = 256
-
-
 def _arrow_table(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
-    """``frame`` as an Arrow table, converted once per frame object; the frame itself when pyarrow cannot
-    type a column (Streamlit then converts it its own way)."""
-    with _ARROW_LOCK:
-        hit = _ARROW_OF.get(id(frame))
-        if hit is not None and hit[0] is frame:
-            _ARROW_OF.move_to_end(id(frame))
-            return hit[1]
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
-        return frame
-    with _ARROW_LOCK:
-        _ARROW_OF[id(frame)] = (frame, table)
-        while len(_ARROW_OF) > _ARROW_ENTRIES:
-            _ARROW_OF.popitem(last=False)
-    return table
+    """``frame`` as an Arrow table, converted once per frame object (a shared frame of a cached result is
+    shown on every rerun of every session); the frame itself when pyarrow cannot type a column (Streamlit
+    then converts it its own way). Keyed by the frame's identity, the frame kept alive beside its table, so
+    an id is never reused while its entry stands."""
+    def convert() -> tuple[pd.DataFrame, pa.Table | pd.DataFrame]:
+        try:
+            return frame, pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+            return frame, frame
+
+    return FRONTS["tables"].get(id(frame), convert)[1]
 
 
 def show_table(frame: pd.DataFrame, **kwargs) -> None:

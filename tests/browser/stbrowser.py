@@ -108,7 +108,7 @@ class AppPage:
         stillness alone let a test read a page whose metrics were not drawn yet.
         """
         self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
-        if self.page.locator('[data-testid="stSkeleton"]').count():
+        if not self.page.evaluate(NO_SKELETON_JS):
             self.page.wait_for_function(NO_SKELETON_JS, timeout=timeout_s * 1000, polling=50)
             self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
 
@@ -195,26 +195,28 @@ class AppPage:
         widget = self.sidebar_widget(label)
         multi = widget.get_attribute("data-testid") == "stMultiSelect"
         listbox = self.open_dropdown(widget.get_by_role("combobox"))
-        choice = self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
-            has_text=re.compile(r"^\s*" + re.escape(option)))
+        choice = self.option(listbox, option)
         choice.first.wait_for()
-        before, started = self.runs(), self._runs_started()
+        before, finished = self.runs(), self._runs_finished()
         choice.first.click()
-        if not self._run_started_since(started) and choice.count():
+        if not self._run_started_since(finished) and choice.count():
             # No run within a few seconds and the option is still offered: the click met the list while it
             # was still moving into place and reached no option. Click it once more, as a user would; a
             # click that did register has removed the option (multiselect) or closed the list (selectbox).
             if not self.page.locator(f'[id="{listbox}"]').is_visible():
-                listbox = self.open_dropdown(widget.get_by_role("combobox"))
-                choice = self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
-                    has_text=re.compile(r"^\s*" + re.escape(option)))
+                choice = self.option(self.open_dropdown(widget.get_by_role("combobox")), option)
             choice.first.click()
         self.settle(before)
         self.quiet()
         if multi:
             self.page.keyboard.press("Escape")
 
-    def _runs_started(self) -> int:
+    def option(self, listbox: str, text: str):
+        """The options of the open list ``listbox`` whose text starts with ``text``."""
+        return self.page.locator(f'[id="{listbox}"] [role="option"]').filter(
+            has_text=re.compile(r"^\s*" + re.escape(text)))
+
+    def _runs_finished(self) -> int:
         """Runs this page has seen finish, successfully or not."""
         return self.page.evaluate("window.__stProbe ? window.__stProbe.finishedAll : 0")
 

@@ -3,8 +3,6 @@ probability sentence and the link, and the link restores both on another page.""
 
 from __future__ import annotations
 
-import re
-
 from evidence import FilterSpec, analyse
 from evidence import analysis as am
 from evidence.present import wording as words
@@ -29,7 +27,7 @@ def test_choosing_a_prior_and_mid_updates_the_sentence_and_the_link(app):
 
     box = app.page.get_by_role("combobox", name="Prior on τ", exact=True)
     listbox = app.open_dropdown(box)
-    option = app.page.locator(f'[id="{listbox}"] [role="option"]').filter(has_text=re.compile(r"^\s*Half-Cauchy"))
+    option = app.option(listbox, "Half-Cauchy")
     option.first.wait_for()
     app.after(option.first.click)
     app.assert_healthy()
